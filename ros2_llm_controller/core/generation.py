@@ -1,0 +1,63 @@
+"""The generator interface the planner talks to, and a scripted implementation.
+
+A generator turns a ``messages`` list into the assistant's text. The Hugging Face implementation
+lives in ``hf_generator.py`` (imports torch lazily); the scripted one answers from a table or a
+function and serves dry runs, tests and the benchmarks' control path.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, Protocol, Sequence
+
+
+class GenerationError(RuntimeError):
+    """The model could not produce text (load failure, out of memory, ...)."""
+
+
+class GenerationCancelled(GenerationError):
+    """Generation was stopped early by a newer command or a stop."""
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    new_tokens: int = 0
+    latency_s: float = 0.0
+    first_token_s: float | None = None
+
+
+class Generator(Protocol):
+    def generate(self, messages: Sequence[Mapping[str, str]], cancel: threading.Event | None = None) -> GenerationResult:
+        """Text of the next assistant turn; raise GenerationCancelled if ``cancel`` gets set."""
+        ...
+
+
+class ScriptedGenerator:
+    """Answers with ``script[command]`` (exact user text), ``script(command)``, or ``fallback``.
+
+    ``delay_s`` simulates model latency and honours ``cancel`` while it waits.
+    """
+
+    def __init__(self, script: Mapping[str, str] | Callable[[str], str] | None = None,
+                 fallback: str = "reply I did not understand.", delay_s: float = 0.0):
+        self.script = script or {}
+        self.fallback = fallback
+        self.delay_s = delay_s
+        self.calls: list[str] = []
+
+    def generate(self, messages, cancel=None) -> GenerationResult:
+        t0 = time.monotonic()
+        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        self.calls.append(user)
+        if self.delay_s and cancel is not None and cancel.wait(self.delay_s):
+            raise GenerationCancelled("cancelled")
+        if self.delay_s and cancel is None:
+            time.sleep(self.delay_s)
+        if callable(self.script):
+            text = self.script(user)
+        else:
+            text = self.script.get(user, self.fallback)
+        return GenerationResult(text, len(text.split()), time.monotonic() - t0)
