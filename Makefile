@@ -1,0 +1,52 @@
+# One-command entry points. `make test` and `make run` set everything up on a fresh machine (Python 3.11+, no ROS
+# install needed: ROS 2 Kilted comes from PyPI wheels unless a sourced ROS 2 already provides rclpy).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+export ROS2_LLM_CONTROLLER_CACHE ?= $(CURDIR)/.cache
+export PYTHONUNBUFFERED := 1
+PKG_SOURCES := $(shell find ros2_llm_controller launch config scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) setup.py setup.cfg package.xml
+MODEL_DIR := $(ROS2_LLM_CONTROLLER_CACHE)/models/smollm2-135m-instruct
+
+.PHONY: setup model run demo test test-fast bench dataset train evaluate alpaca clean help
+
+help:
+	@echo "make setup    - venv + pinned deps + ROS 2 wheels + this package + the embedded model"
+	@echo "make run      - start the llm_controller node (embedded model + shipped adapter)"
+	@echo "make demo     - simulator + controller + the course's commands, with odometry and a plot"
+	@echo "make test     - set up, then run the whole test suite"
+	@echo "make bench    - latency and training-throughput benchmarks"
+
+setup: $(VENV)/.deps-done $(VENV)/.pkg-done $(MODEL_DIR)/config.json
+
+$(VENV)/.deps-done: requirements/base.txt requirements/dev.txt requirements/ros.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements/base.txt -r requirements/dev.txt
+	@if $(PY) -c 'import rclpy, geometry_msgs.msg, std_msgs.msg, nav_msgs.msg, sensor_msgs.msg' 2>/dev/null; then \
+	  echo "rclpy and messages already importable (sourced ROS 2 or earlier install): skipping ROS wheels"; \
+	else $(PIP) install -q -r requirements/ros.txt; fi
+	touch $@
+
+# A real (non-editable) install: editable installs skip data_files, so `ros2 launch` could not find the package.
+$(VENV)/.pkg-done: $(VENV)/.deps-done $(PKG_SOURCES)
+	$(PIP) install -q --no-deps --no-build-isolation .
+	touch $@
+
+model $(MODEL_DIR)/config.json: $(VENV)/.deps-done
+	$(PY) -m ros2_llm_controller.core.model_store prepare
+
+run: setup
+	# The same wrapper `ros2 launch` runs from a pip-installed prefix.
+	$(VENV)/lib/ros2_llm_controller/llm_controller --ros-args --params-file config/controller.yaml
+
+test: setup
+	$(PY) -m pytest test -q -p no:cacheprovider
+
+test-fast: setup
+	$(PY) -m pytest test -q -m "not model and not slow" -p no:cacheprovider
+
+clean:
+	rm -rf build *.egg-info outputs .pytest_cache

@@ -1,0 +1,135 @@
+"""`ros2-llm-controller`: dry runs without ROS.
+
+    ros2-llm-controller plan "Move the robot forward 2 meters" --json
+    ros2-llm-controller parse "move forward 2 m" --json
+    ros2-llm-controller prepare-model
+
+`plan` runs the same planner as the node (stop words, model, parser, safety limits) and prints what the node would
+publish; `parse` reads a model text with the same parser. Neither needs rclpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .core.actions import ParseError
+from .core.config import ConfigError, ControllerConfig, default_config_path
+from .core.generation import GenerationError
+from .core.limits import apply_limits
+from .core.parser import parse_action
+
+
+def _load_config(args) -> ControllerConfig:
+    path = args.config or default_config_path()
+    cfg = ControllerConfig.from_yaml(path) if path else ControllerConfig()
+    overrides = {k: getattr(args, k, None) for k in ("model", "adapter", "chat_template", "device", "dtype",
+                                                      "max_new_tokens", "limit_policy")}
+    return cfg.with_(**overrides)
+
+
+def _print(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    action = result["action"]
+    if result.get("model_output") is not None:
+        print(f"model:  {result['model_output']}")
+    line = f"action: {action['type']}"
+    if action["type"] == "move":
+        line += (f"  linear.x={action['linear_x']:.3f} m/s  angular.z={action['angular_z']:.3f} rad/s"
+                 f"  for {action['duration_s']:.2f} s")
+    elif action.get("reply") or action.get("query"):
+        line += f"  {action.get('reply') or 'query ' + action['query']}"
+    print(line + ("  (limited)" if result.get("limited") else ""))
+    if result.get("error"):
+        print(f"error:  {result['error']}")
+    if "latency_s" in result:
+        print(f"latency: {result['latency_s']:.3f} s")
+
+
+def cmd_plan(args) -> int:
+    from .core.hf_generator import HFGenerator
+    from .core.planner import Planner
+
+    cfg = _load_config(args)
+    generator = HFGenerator.from_config(cfg)
+    planner = Planner(generator, cfg)
+    status = 0
+    for command in args.commands:
+        result = planner.plan(command).to_dict()
+        _print(result, args.json)
+        status = status or (1 if result["error"] else 0)
+    return status
+
+
+def cmd_parse(args) -> int:
+    cfg = _load_config(args)
+    try:
+        action = parse_action(args.text, cfg.motion_defaults)
+    except ParseError as exc:
+        result = {"model_output": args.text, "action": {"type": "reject", "linear_x": 0.0, "angular_z": 0.0,
+                                                        "duration_s": 0.0, "reply": None},
+                  "limited": False, "error": f"parse error: {exc}"}
+        _print(result, args.json)
+        return 1
+    limited = apply_limits(action, cfg.limits)
+    result = {"model_output": args.text, "action": limited.action.to_dict(), "limited": limited.limited,
+              "error": f"safety limits: {limited.reason}" if limited.action.type == "reject" else None}
+    _print(result, args.json)
+    return 0
+
+
+def cmd_prepare_model(args) -> int:
+    from .core.model_store import ensure_embedded_model
+
+    print(ensure_embedded_model())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ros2-llm-controller", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(sp):
+        sp.add_argument("--config", type=Path, help="ROS params file (default: config/controller.yaml)")
+        sp.add_argument("--json", action="store_true", help="print one JSON object per command")
+        sp.add_argument("--limit-policy", dest="limit_policy", choices=("clamp", "reject"))
+
+    plan = sub.add_parser("plan", help="command text -> model -> safe action")
+    plan.add_argument("commands", nargs="+", metavar="COMMAND")
+    common(plan)
+    plan.add_argument("--model", help="'embedded', a Hugging Face id or a local folder")
+    plan.add_argument("--adapter", help="'default', 'none' or a LoRA adapter folder")
+    plan.add_argument("--chat-template", dest="chat_template", choices=("auto", "chatml", "llama2", "llama3"))
+    plan.add_argument("--device")
+    plan.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    plan.add_argument("--max-new-tokens", dest="max_new_tokens", type=int)
+    plan.set_defaults(func=cmd_plan)
+
+    parse = sub.add_parser("parse", help="model text -> safe action (no model)")
+    parse.add_argument("text")
+    common(parse)
+    parse.set_defaults(func=cmd_parse)
+
+    prep = sub.add_parser("prepare-model", help="convert the embedded SmolLM2 GGUF to a Hugging Face folder once")
+    prep.set_defaults(func=cmd_prepare_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"ros2-llm-controller: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except GenerationError as exc:
+        print(f"ros2-llm-controller: model error: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
