@@ -1,0 +1,1 @@
+"""Offline training: dataset analysis, building and fine-tuning."""
