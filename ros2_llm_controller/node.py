@@ -1,0 +1,494 @@
+"""`llm_controller`: plain-language commands in, a safety-limited velocity stream out.
+
+A thin adapter over the ROS-free core: it converts messages, hands commands to one generation
+thread (latest command wins), applies the resulting actions and publishes.
+
+    command        std_msgs/String         in   plain-language command
+    cmd_vel        geometry_msgs/Twist     out  (TwistStamped when use_stamped), reliable, depth 10
+    ~/status       std_msgs/String         out  JSON: command, model_output, action, limited, error,
+                                                latency_s, event, state, reply, seq
+                                                event: ready accepted result done cancelled halt
+                                                load_failed shutdown; state: loading idle generating
+                                                moving stopped rejected error
+    battery_state  sensor_msgs/BatteryState in  answers "query battery"
+    scan           sensor_msgs/LaserScan   in   answers "query obstacles" (sensor-data QoS)
+
+Safety: stop words act in the command callback, without the model; every motion ends with a zero
+velocity, and so do rejections, unreadable model text, generation errors, callback exceptions,
+SIGINT and SIGTERM. A newer command cancels the generation in progress at once; the current motion
+goes on while the model thinks, and the new result replaces it (move: a zero, then the new
+velocity), ends it (stop, reject, error) or leaves it running (reply, query).
+
+    ros2 run ros2_llm_controller llm_controller --ros-args --params-file config/controller.yaml
+    ros2 launch ros2_llm_controller controller.launch.py
+    # Dry run / test mode: no model; answers from a JSON map {command: model text}, optional
+    # "__delay_s__" (simulated latency) and "__fallback__" (text for unknown commands).
+    python -m ros2_llm_controller.node --scripted script.json --ros-args -p rate_hz:=20.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import rclpy
+from geometry_msgs.msg import Twist, TwistStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
+from rclpy.utilities import remove_ros_args
+from sensor_msgs.msg import BatteryState, LaserScan
+from std_msgs.msg import String
+
+from . import ros_params
+from .core.actions import Action, reject
+from .core.config import NODE_NAME, ControllerConfig
+from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
+from .core.motion import MotionPlan
+from .core.planner import Planner, PlanResult, precheck
+from .core.sensors import describe_battery, describe_obstacles, describe_state
+from .worker import Job, LatestCommandWorker
+
+GeneratorFactory = Callable[[ControllerConfig], Generator]
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_ERROR_PREFIXES = ("parse error", "generation error", "internal error", "model not available")
+
+
+def clean_command(text: str) -> str:
+    """Lone surrogates -> '?', control characters (tab and newline kept) -> space."""
+    return _CONTROL_CHARS.sub(" ", text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def _short(text: str | None, limit: int = 80) -> str:
+    text = text or ""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def hf_generator_factory(cfg: ControllerConfig) -> Generator:
+    from .core.hf_generator import HFGenerator  # torch/transformers only when a real model is wanted
+
+    return HFGenerator.from_config(cfg)
+
+
+def _fail_safe(callback: Callable[..., None]) -> Callable[..., None]:
+    """An exception in a callback stops the robot and is reported instead of killing the executor."""
+
+    @functools.wraps(callback)
+    def wrapper(self: "LlmControllerNode", *args: Any) -> None:
+        try:
+            callback(self, *args)
+        except Exception as exc:  # noqa: BLE001
+            self.get_logger().error(f"{callback.__name__} failed, stopping the robot: {exc!r}")
+            self.halt("error", f"internal error in {callback.__name__}: {exc!r}")
+
+    return wrapper
+
+
+class LlmControllerNode(Node):
+    def __init__(self, generator: Generator | None = None, generator_factory: GeneratorFactory | None = None,
+                 on_fatal: Callable[[str], None] | None = None, **node_kwargs: Any):
+        """``generator``: use it as is (tests, dry runs); otherwise ``generator_factory(config)``
+        (default: the Hugging Face model) runs in the generation thread while state is "loading"."""
+        super().__init__(NODE_NAME, **node_kwargs)
+        self.config = ros_params.declare_all(self)
+        cfg = self.config
+        self._lock = threading.RLock()  # motion plan, state and status sequence
+        self._plan: MotionPlan | None = None
+        self._plan_t0 = 0.0
+        self._plan_command: str | None = None
+        self._state = "idle" if generator is not None else "loading"
+        self._rest_state = self._state  # state after the last result, for "query status"
+        self._seq = 0
+        self._closing = False
+        self._battery: tuple[BatteryState, float] | None = None
+        self._scan: tuple[LaserScan, float] | None = None
+        self._generator = generator
+        self._planner = Planner(generator, cfg) if generator is not None else None
+        self._factory = generator_factory or hf_generator_factory
+        self._load_error: str | None = None
+        self._on_fatal = on_fatal
+
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._twist_type = TwistStamped if cfg.use_stamped else Twist
+        self._cmd_pub = self.create_publisher(self._twist_type, cfg.cmd_vel_topic, qos)
+        self._status_pub = self.create_publisher(String, cfg.status_topic, qos)
+        self.create_subscription(String, cfg.command_topic, self._on_command, qos)
+        # Best effort matches reliable and best-effort sensor publishers alike.
+        self.create_subscription(BatteryState, cfg.battery_topic, self._on_battery, qos_profile_sensor_data)
+        self.create_subscription(LaserScan, cfg.scan_topic, self._on_scan, qos_profile_sensor_data)
+        # Steady clock: a motion lasts its wall-clock duration even if /clock pauses or is absent.
+        self._timer = self.create_timer(1.0 / cfg.rate_hz, self._on_tick, autostart=False,
+                                        clock=Clock(clock_type=ClockType.STEADY_TIME))
+        # The timer only runs during a motion; waking the executor makes it see a reset from the
+        # generation thread at once.
+        self._wake = self.create_guard_condition(lambda: None)
+        self.add_on_set_parameters_callback(self._check_params)
+        self.add_post_set_parameters_callback(self._apply_params)
+        self.get_logger().info(
+            f"listening on {self.resolve_topic_name(cfg.command_topic)}, publishing "
+            f"{self._twist_type.__name__} on {self.resolve_topic_name(cfg.cmd_vel_topic)} at {cfg.rate_hz:g} Hz "
+            f"(limits {cfg.max_linear_mps:g} m/s, {cfg.max_angular_rps:g} rad/s, {cfg.max_duration_s:g} s)")
+        self._worker = LatestCommandWorker(self._run_job, self._on_worker_error,
+                                           setup=None if generator is not None else self._load_model)
+
+    # ---- state and publishing (callers hold self._lock where ordering matters) ----
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def _publish_velocity(self, linear_x: float, angular_z: float) -> None:
+        twist = Twist()
+        twist.linear.x, twist.angular.z = float(linear_x), float(angular_z)
+        if self._twist_type is TwistStamped:
+            msg = TwistStamped(twist=twist)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.frame_id = self.config.frame_id
+            self._cmd_pub.publish(msg)
+        else:
+            self._cmd_pub.publish(twist)
+
+    def _publish_status(self, event: str, result: PlanResult | None = None, *, command: str | None = None,
+                        reply: str | None = None, error: str | None = None) -> None:
+        with self._lock:
+            self._seq += 1
+            if result is not None:
+                d = result.to_dict()
+            else:
+                d = {"command": command, "model_output": None, "action": None, "limited": False,
+                     "error": None, "latency_s": 0.0}
+            d["error"] = d["error"] or error
+            d.update(event=event, state=self._state, reply=reply, seq=self._seq)
+            # ensure_ascii: any text (lone surrogates included) serialises; str() for anything odd.
+            self._status_pub.publish(String(data=json.dumps(d, ensure_ascii=True, default=str)))
+
+    def _start_motion(self, action: Action, command: str) -> None:
+        if self._plan is not None:  # preempted: its zero marks the end, the new motion follows at once
+            self._publish_velocity(0.0, 0.0)
+        self._plan = MotionPlan.from_action(action, self.config.rate_hz)
+        self._plan_t0, self._plan_command = time.monotonic(), command
+        self._publish_velocity(*self._plan.velocity_at(0.0))
+        self._timer.reset()
+        self._wake.trigger()
+
+    def _end_motion(self) -> None:
+        """Drop the current motion (if any) and publish zero."""
+        self._plan = None
+        self._timer.cancel()
+        self._publish_velocity(0.0, 0.0)
+
+    def halt(self, state: str, reason: str, command: str | None = None) -> None:
+        """Fail safe: cancel generation, end the motion with a zero velocity, report why."""
+        self._worker.cancel_all()
+        with self._lock:
+            self._end_motion()
+            self._state = self._rest_state = state
+            self._publish_status("halt", command=command, error=reason)
+
+    # ---- callbacks ----
+
+    @_fail_safe
+    def _on_command(self, msg: String) -> None:
+        if self._closing:
+            return
+        command = clean_command(msg.data)
+        early = precheck(command, self.config)  # stop words, empty, too long: no model
+        if early is not None:
+            dropped = self._worker.cancel_all()
+            if dropped is not None:
+                self._publish_status("cancelled", command=dropped.command, error=f"superseded by {_short(command)}")
+            self._apply(early)
+            return
+        self.get_logger().info(f"command: {_short(command)}")
+        job, replaced = self._worker.submit(command)
+        with self._lock:
+            loading = self._planner is None and self._load_error is None
+            self._state = "loading" if loading else "generating"
+            if replaced is not None:
+                self._publish_status("cancelled", command=replaced.command, error=f"superseded by {_short(command)}")
+            self._publish_status("accepted", command=command)
+
+    @_fail_safe
+    def _on_tick(self) -> None:
+        with self._lock:
+            if self._plan is None:
+                self._timer.cancel()
+                return
+            elapsed_s = time.monotonic() - self._plan_t0
+            if not self._plan.done(elapsed_s):
+                self._publish_velocity(*self._plan.velocity_at(elapsed_s))
+                return
+            self._end_motion()
+            self._rest_state = "idle"
+            self._state = "generating" if self._worker.busy else "idle"
+            self._publish_status("done", command=self._plan_command)
+
+    def _on_battery(self, msg: BatteryState) -> None:
+        self._battery = (msg, time.monotonic())
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        self._scan = (msg, time.monotonic())
+
+    def _check_params(self, params: list) -> Any:
+        cfg, reason = ros_params.validate_changes(self.config, params)
+        return ros_params.set_result(cfg is not None, reason)
+
+    def _apply_params(self, params: list) -> None:
+        cfg, _ = ros_params.validate_changes(self.config, params)
+        if cfg is None or cfg == self.config:
+            return
+        with self._lock:
+            old, self.config = self.config, cfg
+            if self._generator is not None:
+                self._planner = Planner(self._generator, cfg)
+            if cfg.rate_hz != old.rate_hz:
+                self._timer.timer_period_ns = int(1e9 / cfg.rate_hz)
+            lim = cfg.limits
+            if self._plan is not None and (abs(self._plan.linear_x) > lim.max_linear_mps
+                                           or abs(self._plan.angular_z) > lim.max_angular_rps):
+                command = self._plan_command
+                self._end_motion()
+                self._state = self._rest_state = "stopped"
+                self._publish_status("halt", command=command,
+                                     error="motion stopped: it exceeds the new safety limits")
+        changed = ", ".join(f"{p.name}={p.value!r}" for p in params)
+        self.get_logger().info(f"parameters changed: {changed}")
+
+    # ---- generation thread ----
+
+    def _load_model(self) -> None:
+        t0 = time.monotonic()
+        self.get_logger().info(f"loading model {self.config.model!r} (adapter {self.config.adapter!r})...")
+        generator = self._factory(self.config)
+        if hasattr(generator, "warmup"):
+            generator.warmup()
+        info = generator.describe() if hasattr(generator, "describe") else {}
+        self.get_logger().info(f"model ready in {time.monotonic() - t0:.1f} s: {json.dumps(info, default=str)}")
+        with self._lock:
+            self._generator, self._planner = generator, Planner(generator, self.config)
+            self._rest_state = "idle"
+            self._state = "generating" if self._worker.busy else "idle"
+            self._publish_status("ready")
+
+    def _run_job(self, job: Job) -> None:
+        planner = self._planner
+        if planner is None:
+            msg = f"model not available: {self._load_error or 'still loading'}"
+            self._apply(PlanResult(job.command, None, reject(msg), error=msg), job)
+            return
+        try:
+            result = planner.plan(job.command, job.cancel)
+        except GenerationCancelled:
+            self._publish_status("cancelled", command=job.command, error="cancelled by a newer command or a stop")
+            return
+        self._apply(result, job)
+
+    def _on_worker_error(self, job: Job | None, exc: BaseException) -> None:
+        if job is None:  # model loading failed: nothing can run
+            self._load_error = f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"could not load the model: {self._load_error}")
+            with self._lock:
+                self._state = self._rest_state = "error"
+                self._publish_status("load_failed", error=self._load_error)
+            if self._on_fatal is not None:
+                self._on_fatal(self._load_error)
+            return
+        if job.cancel.is_set():
+            return  # superseded: a newer command or a stop already decides the motion
+        self.get_logger().error(f"generation for command #{job.seq} failed: {exc!r}")
+        msg = f"internal error: {type(exc).__name__}: {exc}"
+        self._apply(PlanResult(job.command, None, reject(msg), error=msg), job)
+
+    # ---- results ----
+
+    def _answer(self, action: Action) -> str | None:
+        if action.query == "battery":
+            if self._battery is None:
+                return "no battery data yet"
+            msg, t = self._battery
+            status = msg.power_supply_status
+            charging = {BatteryState.POWER_SUPPLY_STATUS_CHARGING: True,
+                        BatteryState.POWER_SUPPLY_STATUS_DISCHARGING: False,
+                        BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING: False,
+                        BatteryState.POWER_SUPPLY_STATUS_FULL: False}.get(status)
+            return describe_battery(_finite_or_none(msg.percentage), _finite_or_none(msg.voltage), charging,
+                                    time.monotonic() - t)
+        if action.query == "obstacles":
+            if self._scan is None:
+                return "no scan data yet"
+            msg, t = self._scan
+            text = describe_obstacles(msg.ranges, msg.angle_min, msg.angle_increment, msg.range_min,
+                                      msg.range_max, self.config.obstacle_range_m)
+            return f"{text[:-1]} (scan {time.monotonic() - t:.1f} s old)."
+        if action.query == "status":
+            plan = self._plan
+            if plan is None:
+                return describe_state(self._rest_state)
+            remaining_s = max(plan.duration_s - (time.monotonic() - self._plan_t0), 0.0)
+            return describe_state("moving", plan.linear_x, plan.angular_z, remaining_s, self._plan_command)
+        return action.reply
+
+    def _apply(self, result: PlanResult, job: Job | None = None) -> None:
+        """Act on a result. A job cancelled meanwhile (newer command, stop) changes nothing; the
+        check and the action happen under the lock a stop takes after setting the cancel flag."""
+        action, reply = result.action, None
+        with self._lock:
+            if self._closing:
+                return
+            if job is not None and job.cancel.is_set():
+                self._publish_status("cancelled", command=job.command, error="superseded before it was applied")
+                return
+            if action.type == "move" and action.moves:
+                self._start_motion(action, result.command)
+                state = "moving"
+            elif action.type == "reply":  # the current motion, if any, goes on
+                reply = self._answer(action)
+                state = "moving" if self._plan is not None else "idle"
+            else:  # stop, reject, empty motion: fail safe
+                self._end_motion()
+                error = result.error or ""
+                state = ("stopped" if action.type != "reject"
+                         else "error" if error.startswith(_ERROR_PREFIXES) else "rejected")
+            self._state = self._rest_state = state
+            self._publish_status("result", result, reply=reply)
+        detail = f" ({result.error})" if result.error else " (limited)" if result.limited else ""
+        line = f"{_short(result.command, 40)} -> {action.type} {_short(result.model_output, 60)}{detail}"
+        if action.type == "reject":  # rclpy ties a severity to each call site: two calls
+            self.get_logger().warning(line)
+        else:
+            self.get_logger().info(line)
+
+    # ---- shutdown ----
+
+    def shutdown_motion(self, repeats: int = 3, ack_timeout_s: float = 1.0) -> None:
+        """Refuse further motion, cancel generation and publish zero ``repeats`` times (context allowing)."""
+        self._closing = True
+        self._worker.cancel_all()
+        with self._lock:
+            self._plan = None
+            self._timer.cancel()
+            if not self.context.ok():
+                return
+            for _ in range(repeats):
+                self._publish_velocity(0.0, 0.0)
+            self._state = self._rest_state = "stopped"
+            self._publish_status("shutdown")
+        self.get_logger().info("shutting down: zero velocity published")
+        # A reliable writer destroyed right after publishing may drop what is not yet acknowledged.
+        self._cmd_pub.wait_for_all_acked(Duration(seconds=ack_timeout_s))
+
+    def destroy_node(self) -> None:
+        if not self._closing and self.context.ok():
+            self.shutdown_motion(repeats=1, ack_timeout_s=0.5)
+        self._closing = True
+        self._worker.close(timeout_s=5.0)
+        super().destroy_node()
+
+
+# ---- entry point ----
+
+def load_script(path: str | Path) -> ScriptedGenerator:
+    """``{command: model text}`` plus optional "__delay_s__" and "__fallback__"."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object mapping commands to model text")
+    delay_s = data.pop("__delay_s__", 0.0)
+    fallback = data.pop("__fallback__", "reply I did not understand.")
+    if isinstance(delay_s, bool) or not isinstance(delay_s, (int, float)) or not 0 <= delay_s < 3600:
+        raise ValueError(f"{path}: __delay_s__ must be a number of seconds in [0, 3600)")
+    bad = [k for k, v in data.items() if not isinstance(v, str)]
+    if bad or not isinstance(fallback, str):
+        raise ValueError(f"{path}: model texts must be strings (check {bad or ['__fallback__']})")
+    return ScriptedGenerator(data, fallback=fallback, delay_s=float(delay_s))
+
+
+def _parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, Generator | None]:
+    p = argparse.ArgumentParser(prog="llm_controller", description=__doc__.split("\n\n")[0],
+                                epilog="ROS arguments go after --ros-args, e.g. --ros-args --params-file FILE "
+                                       "-p max_linear_mps:=0.5")
+    p.add_argument("--scripted", metavar="FILE.json",
+                   help="dry-run/test mode: no model; answer from a JSON map {command: model text} "
+                        "(optional keys __delay_s__, __fallback__)")
+    opts = p.parse_args(list(argv))
+    try:
+        return opts, (load_script(opts.scripted) if opts.scripted else None)
+    except (OSError, ValueError) as exc:
+        p.error(f"--scripted: {exc}")  # exits with status 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv if argv is None else argv)
+    _, generator = _parse_args(remove_ros_args(args)[1:])
+    # Our own handlers: rclpy's would shut the context down before the final zero is published.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop, exit_code = threading.Event(), [0]
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)  # a second one ends a stuck shutdown the default way
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    def fatal(reason: str) -> None:
+        exit_code[0] = 1
+        stop.set()
+
+    node: LlmControllerNode | None = None
+    executor = SingleThreadedExecutor()
+    spinner: threading.Thread | None = None
+    try:
+        node = LlmControllerNode(generator=generator, on_fatal=fatal)
+        if generator is not None:
+            node.get_logger().info(f"dry-run mode: scripted answers for {len(generator.script)} commands, "
+                                   "no model")
+        executor.add_node(node)
+
+        def spin() -> None:
+            try:
+                executor.spin()
+            except ExternalShutdownException:
+                pass
+            except Exception as exc:  # noqa: BLE001 - the finally below still stops the robot
+                node.get_logger().fatal(f"executor stopped: {exc!r}")
+                fatal(repr(exc))
+            finally:
+                stop.set()
+
+        spinner = threading.Thread(target=spin, name="executor", daemon=True)
+        spinner.start()
+        stop.wait()
+    except Exception as exc:  # noqa: BLE001 - bad parameters at start-up: a clear message, no traceback
+        get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
+        exit_code[0] = 2
+    finally:
+        if node is not None:
+            node.shutdown_motion()
+        executor.shutdown(timeout_sec=2.0)
+        if spinner is not None:
+            spinner.join(timeout=2.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return exit_code[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
