@@ -42,6 +42,10 @@ run: setup
 	# The same wrapper `ros2 launch` runs from a pip-installed prefix.
 	$(VENV)/lib/ros2_llm_controller/llm_controller --ros-args --params-file config/controller.yaml
 
+# The README's main job: simulator + controller + the course's commands, with odometry and a trajectory plot.
+demo: setup
+	$(PY) -m ros2_llm_controller.demo --params-file config/controller.yaml --out reports/demo
+
 test: setup
 	$(PY) -m pytest test -q -p no:cacheprovider
 

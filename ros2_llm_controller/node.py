@@ -185,6 +185,7 @@ class LlmControllerNode(Node):
         self._plan = MotionPlan.from_action(action, self.config.rate_hz)
         self._plan_t0, self._plan_command = time.monotonic(), command
         self._publish_velocity(*self._plan.velocity_at(0.0))
+        self._timer.timer_period_ns = int(1e9 / self.config.rate_hz)  # undo a shortened last period
         self._timer.reset()
         self._wake.trigger()
 
@@ -234,6 +235,12 @@ class LlmControllerNode(Node):
             elapsed_s = time.monotonic() - self._plan_t0
             if not self._plan.done(elapsed_s):
                 self._publish_velocity(*self._plan.velocity_at(elapsed_s))
+                remaining_s = self._plan.duration_s - elapsed_s
+                if remaining_s < 1.0 / self.config.rate_hz:
+                    # End on time: the zero goes out at the plan's end, not up to one period later
+                    # (50 ms at 0.5 m/s is 2.5 cm: a quarter of a 10 cm move).
+                    self._timer.timer_period_ns = max(int(remaining_s * 1e9), 1_000_000)
+                    self._timer.reset()
                 return
             self._end_motion()
             self._rest_state = "idle"

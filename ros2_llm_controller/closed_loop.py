@@ -1,0 +1,331 @@
+"""Closed loop for the demo, the task-success evaluation and the latency benchmark.
+
+Starts ``sim_robot`` and an observer in this process and the real ``llm_controller`` as a child
+process (the same entry point `ros2 launch` runs), on a private ROS domain limited to this host,
+so a demo never drives a real robot listening on /cmd_vel. ``run(command)`` publishes one command
+and waits on events (controller status, /cmd_vel, /odom), never on fixed sleeps, then reports what
+the robot did according to odometry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .core.sim import quaternion_to_yaw
+
+STATUS_TOPIC = "/llm_controller/status"
+
+
+def isolate_ros_env(domain_id: int | None = None) -> int:
+    """Private domain, localhost discovery, logs in a temp dir; returns the domain id (set before rclpy.init)."""
+    domain = domain_id if domain_id is not None else random.Random(os.getpid() ^ time.time_ns()).randint(100, 200)
+    os.environ["ROS_DOMAIN_ID"] = str(domain)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ["ROS_LOCALHOST_ONLY"] = "1"  # jazzy; kilted reads the line above
+    os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="ros2_llm_controller-log-"))
+    return domain
+
+
+@dataclass
+class Outcome:
+    """One command through the loop: what the model said, the action, and what odometry saw."""
+
+    command: str
+    model_output: str | None = None
+    action: dict | None = None
+    reply: str | None = None
+    error: str | None = None
+    limited: bool = False
+    event: str | None = None  # result | cancelled | timeout
+    generation_s: float | None = None  # the controller's own latency_s
+    first_motion_s: float | None = None  # command published -> first non-zero /cmd_vel received
+    forward_m: float = 0.0  # displacement along the heading at the start
+    lateral_m: float = 0.0  # displacement to the left of it
+    rotation_deg: float = 0.0  # unwrapped yaw change
+    path_m: float = 0.0  # length travelled
+    motion_s: float = 0.0  # first non-zero -> first zero /cmd_vel
+    start_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    end_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Odom:
+    t: float
+    x: float
+    y: float
+    yaw: float  # unwrapped
+    v: float
+    w: float
+
+
+@dataclass
+class _Record:
+    twists: list[tuple[float, float, float]] = field(default_factory=list)  # (t, linear.x, angular.z)
+    statuses: list[tuple[float, dict]] = field(default_factory=list)
+    odom: list[_Odom] = field(default_factory=list)
+
+
+class ClosedLoop:
+    """``with ClosedLoop() as loop: loop.run("Move forward 1 meter")``."""
+
+    def __init__(self, params_file: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                 scripted: str | Path | None = None, domain_id: int | None = None, log: Callable[[str], None] = print,
+                 controller_log: str | Path | None = None, ready_timeout_s: float = 600.0):
+        self.params_file = Path(params_file) if params_file else None
+        self.overrides = dict(overrides or {})
+        self.scripted = scripted
+        self.domain_id = domain_id
+        self.log = log
+        self.controller_log = Path(controller_log) if controller_log else None
+        self.ready_timeout_s = ready_timeout_s
+        self.rec = _Record()
+        self._cond = threading.Condition()
+        self._proc: subprocess.Popen | None = None
+        self._log_fh = None
+
+    # ---- lifecycle ----
+
+    def __enter__(self) -> "ClosedLoop":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.domain_id = isolate_ros_env(self.domain_id)
+        import rclpy
+        from geometry_msgs.msg import Twist
+        from nav_msgs.msg import Odometry
+        from rclpy.context import Context
+        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from std_msgs.msg import String
+
+        from .sim_node import SimRobotNode
+
+        self._context = Context()
+        rclpy.init(context=self._context)
+        self.sim = SimRobotNode(context=self._context)
+        self._node = rclpy.create_node("closed_loop_observer", context=self._context)
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self._cmd_pub = self._node.create_publisher(String, "command", QoSProfile(depth=10,
+                                                    reliability=ReliabilityPolicy.RELIABLE))
+        self._node.create_subscription(Twist, "cmd_vel", self._on_twist, qos)
+        self._node.create_subscription(String, STATUS_TOPIC, self._on_status, qos)
+        self._node.create_subscription(Odometry, "odom", self._on_odom, qos)
+        self._String = String
+        self._executor = MultiThreadedExecutor(num_threads=2, context=self._context)
+        self._executor.add_node(self.sim)
+        self._executor.add_node(self._node)
+        self._spinner = threading.Thread(target=self._spin, name="closed_loop_spin", daemon=True)
+        self._spinner.start()
+        self._start_controller()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            self._executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def _start_controller(self) -> None:
+        cmd = [sys.executable, "-m", "ros2_llm_controller.node"]
+        if self.scripted:
+            cmd += ["--scripted", str(self.scripted)]
+        cmd += ["--ros-args"]
+        if self.params_file:
+            cmd += ["--params-file", str(self.params_file)]
+        for key, value in self.overrides.items():
+            text = json.dumps(value) if not isinstance(value, str) else value
+            cmd += ["-p", f"{key}:={text}"]
+        if self.controller_log:
+            self.controller_log.parent.mkdir(parents=True, exist_ok=True)
+            self._log_fh = open(self.controller_log, "w", encoding="utf-8")
+        out = self._log_fh or subprocess.DEVNULL
+        self.log(f"starting the controller (ROS_DOMAIN_ID={self.domain_id}): {' '.join(cmd)}")
+        t0 = time.monotonic()
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+        if self.scripted:  # no model to load, so no "ready" event: ready once it subscribes
+            ready = self._wait(lambda: self._cmd_pub.get_subscription_count() > 0 or self._proc.poll() is not None,
+                               60.0, allow_dead=True)
+        else:
+            ready = self._wait(lambda: any(s.get("event") in ("ready", "load_failed") for _, s in self.rec.statuses)
+                               or self._proc.poll() is not None, self.ready_timeout_s, allow_dead=True)
+        failed = [s for _, s in self.rec.statuses if s.get("event") == "load_failed"]
+        if failed or not ready or self._proc.poll() is not None:
+            why = (failed[0].get("error") if failed else f"exit code {self._proc.poll()}"
+                   if self._proc.poll() is not None else "no ready status")
+            raise RuntimeError(f"the controller did not start ({why}); see {self.controller_log or 'its output'}")
+        # The status publisher is up; make sure our command publisher is matched too.
+        if not self._wait(lambda: self._cmd_pub.get_subscription_count() > 0, 30.0):
+            raise RuntimeError("the controller never subscribed to /command")
+        self.log(f"controller ready in {time.monotonic() - t0:.1f} s")
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._log_fh:
+            self._log_fh.close()
+        if getattr(self, "_executor", None) is not None:
+            self._executor.shutdown(timeout_sec=2.0)
+            self._node.destroy_node()
+            self.sim.destroy_node()
+            import rclpy
+
+            rclpy.try_shutdown(context=self._context)
+            self._executor = None
+
+    # ---- callbacks ----
+
+    def _on_twist(self, msg: Any) -> None:
+        with self._cond:
+            self.rec.twists.append((time.monotonic(), msg.linear.x, msg.angular.z))
+            self._cond.notify_all()
+
+    def _on_status(self, msg: Any) -> None:
+        try:
+            data = json.loads(msg.data)
+        except ValueError:
+            return
+        with self._cond:
+            self.rec.statuses.append((time.monotonic(), data))
+            self._cond.notify_all()
+
+    def _on_odom(self, msg: Any) -> None:
+        q = msg.pose.pose.orientation
+        yaw = quaternion_to_yaw(q.x, q.y, q.z, q.w)
+        with self._cond:
+            if self.rec.odom:  # unwrap: at 50 Hz a step is far below pi
+                prev = self.rec.odom[-1].yaw
+                yaw = prev + math.remainder(yaw - prev, 2 * math.pi)
+            self.rec.odom.append(_Odom(time.monotonic(), msg.pose.pose.position.x, msg.pose.pose.position.y, yaw,
+                                       msg.twist.twist.linear.x, msg.twist.twist.angular.z))
+            self._cond.notify_all()
+
+    def _wait(self, predicate: Callable[[], bool], timeout_s: float, allow_dead: bool = False) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if not allow_dead and self._proc is not None and self._proc.poll() is not None:
+                    raise RuntimeError(f"the controller exited with code {self._proc.returncode}")
+                self._cond.wait(min(left, 0.5))
+        return True
+
+    # ---- commands ----
+
+    def _status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
+        for t, s in self.rec.statuses:
+            if t >= after and s.get("command") == command and s.get("event") in events:
+                return s
+        return None
+
+    def _odom_at_rest(self, after: float) -> _Odom | None:
+        """The first odometry sample after ``after`` whose velocity is zero."""
+        for o in self.rec.odom:
+            if o.t > after and o.v == 0.0 and o.w == 0.0:
+                return o
+        return None
+
+    def send(self, command: str) -> float:
+        t = time.monotonic()
+        self._cmd_pub.publish(self._String(data=command))
+        return t
+
+    def pose(self) -> _Odom:
+        if not self._wait(lambda: bool(self.rec.odom), 10.0):
+            raise RuntimeError("no odometry from the simulator")
+        with self._cond:
+            return self.rec.odom[-1]
+
+    def run(self, command: str, result_timeout_s: float = 120.0) -> Outcome:
+        """Send one command, wait for its result, its motion and the robot at rest; measure."""
+        self._wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
+        start = self.pose()
+        t_sent = self.send(command)
+        got = self._wait(lambda: self._status_for(command, ("result", "cancelled"), t_sent) is not None,
+                         result_timeout_s)
+        out = Outcome(command, start_pose=(start.x, start.y, start.yaw))
+        if not got:
+            out.event = "timeout"
+            return out
+        status = self._status_for(command, ("result", "cancelled"), t_sent)
+        out.event = status["event"]
+        out.model_output, out.action = status.get("model_output"), status.get("action")
+        out.reply, out.error, out.limited = status.get("reply"), status.get("error"), bool(status.get("limited"))
+        out.generation_s = status.get("latency_s")
+        moving = bool(out.action and out.action.get("type") == "move" and out.action.get("duration_s", 0) > 0
+                      and (out.action.get("linear_x") or out.action.get("angular_z")))
+        t_end = time.monotonic()
+        if moving:
+            duration = float(out.action["duration_s"])
+            self._wait(lambda: self._status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
+            t_end = time.monotonic()
+        self._wait(lambda: self._odom_at_rest(t_end) is not None, 10.0)
+        with self._cond:
+            end = self._odom_at_rest(t_end) or self.rec.odom[-1]
+            samples = [o for o in self.rec.odom if start.t <= o.t <= end.t]
+            twists = [tw for tw in self.rec.twists if tw[0] >= t_sent]
+        first = next((tw for tw in twists if tw[1] != 0.0 or tw[2] != 0.0), None)
+        if first is not None:
+            out.first_motion_s = first[0] - t_sent
+            zero = next((tw for tw in twists if tw[0] > first[0] and tw[1] == 0.0 and tw[2] == 0.0), None)
+            if zero is not None:
+                out.motion_s = zero[0] - first[0]
+        dx, dy = end.x - start.x, end.y - start.y
+        out.forward_m = dx * math.cos(start.yaw) + dy * math.sin(start.yaw)
+        out.lateral_m = -dx * math.sin(start.yaw) + dy * math.cos(start.yaw)
+        out.rotation_deg = math.degrees(end.yaw - start.yaw)
+        out.path_m = sum(math.hypot(b.x - a.x, b.y - a.y) for a, b in zip(samples, samples[1:]))
+        out.end_pose = (end.x, end.y, end.yaw)
+        return out
+
+    def stop_during(self, command: str, stop_after_s: float = 1.0, stop_word: str = "stop") -> dict:
+        """Start a motion, send ``stop`` while it runs; how fast the zero came and whether it held."""
+        self._wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
+        start = self.pose()
+        t_sent = self.send(command)
+        if not self._wait(lambda: any(tw[0] > t_sent and (tw[1] or tw[2]) for tw in self.rec.twists), 120.0):
+            return {"command": command, "moved": False, "stop_latency_s": None, "stayed_stopped": None}
+        t_first = next(tw[0] for tw in self.rec.twists if tw[0] > t_sent and (tw[1] or tw[2]))
+        self._wait(lambda: time.monotonic() >= t_first + stop_after_s, stop_after_s + 1.0)
+        t_stop = self.send(stop_word)
+        self._wait(lambda: any(tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0 for tw in self.rec.twists), 10.0)
+        t_zero = next((tw[0] for tw in self.rec.twists if tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0), None)
+        # Stayed stopped: no non-zero velocity for one second after the zero.
+        settle_until = (t_zero or t_stop) + 1.0
+        self._wait(lambda: time.monotonic() >= settle_until, 2.0)
+        with self._cond:
+            after = [tw for tw in self.rec.twists if t_zero is not None and tw[0] > t_zero]
+            end = self.rec.odom[-1]
+        return {"command": command, "moved": True,
+                "stop_latency_s": None if t_zero is None else t_zero - t_stop,
+                "stayed_stopped": t_zero is not None and not any(tw[1] or tw[2] for tw in after),
+                "travelled_m": math.hypot(end.x - start.x, end.y - start.y)}
