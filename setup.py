@@ -32,6 +32,5 @@ setup(
     maintainer_email="maintainers@ros2-llm-controller.dev",
     description="Drive a robot with plain language through a small, locally fine-tuned LLM (ROS 2 + LoRA SFT).",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={"console_scripts": [f"ros2-llm-controller = {PACKAGE}.cli:main"]},
 )

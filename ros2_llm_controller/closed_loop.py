@@ -166,10 +166,10 @@ class ClosedLoop:
         t0 = time.monotonic()
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
         if self.scripted:  # no model to load, so no "ready" event: ready once it subscribes
-            ready = self._wait(lambda: self._cmd_pub.get_subscription_count() > 0 or self._proc.poll() is not None,
+            ready = self.wait(lambda: self._cmd_pub.get_subscription_count() > 0 or self._proc.poll() is not None,
                                60.0, allow_dead=True)
         else:
-            ready = self._wait(lambda: any(s.get("event") in ("ready", "load_failed") for _, s in self.rec.statuses)
+            ready = self.wait(lambda: any(s.get("event") in ("ready", "load_failed") for _, s in self.rec.statuses)
                                or self._proc.poll() is not None, self.ready_timeout_s, allow_dead=True)
         failed = [s for _, s in self.rec.statuses if s.get("event") == "load_failed"]
         if failed or not ready or self._proc.poll() is not None:
@@ -177,7 +177,7 @@ class ClosedLoop:
                    if self._proc.poll() is not None else "no ready status")
             raise RuntimeError(f"the controller did not start ({why}); see {self.controller_log or 'its output'}")
         # The status publisher is up; make sure our command publisher is matched too.
-        if not self._wait(lambda: self._cmd_pub.get_subscription_count() > 0, 30.0):
+        if not self.wait(lambda: self._cmd_pub.get_subscription_count() > 0, 30.0):
             raise RuntimeError("the controller never subscribed to /command")
         self.log(f"controller ready in {time.monotonic() - t0:.1f} s")
 
@@ -227,7 +227,7 @@ class ClosedLoop:
                                        msg.twist.twist.linear.x, msg.twist.twist.angular.z))
             self._cond.notify_all()
 
-    def _wait(self, predicate: Callable[[], bool], timeout_s: float, allow_dead: bool = False) -> bool:
+    def wait(self, predicate: Callable[[], bool], timeout_s: float, allow_dead: bool = False) -> bool:
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while not predicate():
@@ -260,17 +260,17 @@ class ClosedLoop:
         return t
 
     def pose(self) -> _Odom:
-        if not self._wait(lambda: bool(self.rec.odom), 10.0):
+        if not self.wait(lambda: bool(self.rec.odom), 10.0):
             raise RuntimeError("no odometry from the simulator")
         with self._cond:
             return self.rec.odom[-1]
 
     def run(self, command: str, result_timeout_s: float = 120.0) -> Outcome:
         """Send one command, wait for its result, its motion and the robot at rest; measure."""
-        self._wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
+        self.wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
         start = self.pose()
         t_sent = self.send(command)
-        got = self._wait(lambda: self._status_for(command, ("result", "cancelled"), t_sent) is not None,
+        got = self.wait(lambda: self._status_for(command, ("result", "cancelled"), t_sent) is not None,
                          result_timeout_s)
         out = Outcome(command, start_pose=(start.x, start.y, start.yaw))
         if not got:
@@ -286,9 +286,9 @@ class ClosedLoop:
         t_end = time.monotonic()
         if moving:
             duration = float(out.action["duration_s"])
-            self._wait(lambda: self._status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
+            self.wait(lambda: self._status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
             t_end = time.monotonic()
-        self._wait(lambda: self._odom_at_rest(t_end) is not None, 10.0)
+        self.wait(lambda: self._odom_at_rest(t_end) is not None, 10.0)
         with self._cond:
             end = self._odom_at_rest(t_end) or self.rec.odom[-1]
             samples = [o for o in self.rec.odom if start.t <= o.t <= end.t]
@@ -309,19 +309,19 @@ class ClosedLoop:
 
     def stop_during(self, command: str, stop_after_s: float = 1.0, stop_word: str = "stop") -> dict:
         """Start a motion, send ``stop`` while it runs; how fast the zero came and whether it held."""
-        self._wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
+        self.wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
         start = self.pose()
         t_sent = self.send(command)
-        if not self._wait(lambda: any(tw[0] > t_sent and (tw[1] or tw[2]) for tw in self.rec.twists), 120.0):
+        if not self.wait(lambda: any(tw[0] > t_sent and (tw[1] or tw[2]) for tw in self.rec.twists), 120.0):
             return {"command": command, "moved": False, "stop_latency_s": None, "stayed_stopped": None}
         t_first = next(tw[0] for tw in self.rec.twists if tw[0] > t_sent and (tw[1] or tw[2]))
-        self._wait(lambda: time.monotonic() >= t_first + stop_after_s, stop_after_s + 1.0)
+        self.wait(lambda: time.monotonic() >= t_first + stop_after_s, stop_after_s + 1.0)
         t_stop = self.send(stop_word)
-        self._wait(lambda: any(tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0 for tw in self.rec.twists), 10.0)
+        self.wait(lambda: any(tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0 for tw in self.rec.twists), 10.0)
         t_zero = next((tw[0] for tw in self.rec.twists if tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0), None)
         # Stayed stopped: no non-zero velocity for one second after the zero.
         settle_until = (t_zero or t_stop) + 1.0
-        self._wait(lambda: time.monotonic() >= settle_until, 2.0)
+        self.wait(lambda: time.monotonic() >= settle_until, 2.0)
         with self._cond:
             after = [tw for tw in self.rec.twists if t_zero is not None and tw[0] > t_zero]
             end = self.rec.odom[-1]
