@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,32 @@ def test_closed_loop_with_scripted_controller(tmp_path):
         assert o.action["type"] == "reject" and o.path_m < 0.005 and o.first_motion_s is None
         stop = loop.stop_during("far", stop_after_s=0.5)
         assert stop["stayed_stopped"] and stop["stop_latency_s"] < 1.0 and stop["travelled_m"] < 1.0
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_closed_loop_evaluation_scores_right_and_wrong_answers(tmp_path):
+    """A scripted model that answers like the references succeeds, except where we make it wrong."""
+    from ros2_llm_controller.core.config import ControllerConfig
+    from training import evaluate_closed_loop as ecl
+    from training.data_io import load_conversations
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = ControllerConfig.from_yaml(root / "config/controller.yaml")
+    chosen = ecl.select(load_conversations(root / "data/robot/test.jsonl"), cfg, 6, 2.5, seed=3)
+    script = {ex["messages"][-2]["content"]: ex["messages"][-1]["content"] for ex in chosen}
+    script.update(dict(ecl.STOP_TRIALS))
+    wrong = next(ex for ex in chosen if ex["_ref"].moves)
+    script[wrong["messages"][-2]["content"]] = "turn left 30 deg" if wrong["_ref"].linear_x else "move forward 0.3 m"
+    (tmp_path / "script.json").write_text(json.dumps(script))
+    out = tmp_path / "out"
+    rc = ecl.main(["--limit", "6", "--max-duration-s", "2.5", "--seed", "3", "--stops", "1",
+                   "--scripted", str(tmp_path / "script.json"), "--out", str(out),
+                   "--params-file", str(root / "config/controller.yaml"), "--data", str(root / "data/robot")])
+    assert rc == 0
+    report = json.loads((out / "closed_loop_test.json").read_text())
+    assert report["total"] == 7
+    failed = [r["command"] for r in report["rows"] if not r["success"]]
+    assert failed == [wrong["messages"][-2]["content"]], report["rows"]
+    assert "Task success: 85.7%" in (out / "closed_loop_test.md").read_text()

@@ -194,8 +194,11 @@ def sft_config(recipe: dict, device: str):
 
 # ---------------------------------------------------------------- run
 
-def train(recipe: dict, resume: str = "auto", command: list[str] | None = None) -> dict:
-    """Run one recipe end to end; returns the metrics dict (also written to ``metrics.json``)."""
+def train(recipe: dict, resume: str = "auto", command: list[str] | None = None, callbacks: list | None = None) -> dict:
+    """Run one recipe end to end; returns the metrics dict (also written to ``metrics.json``).
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (the throughput benchmark times steps).
+    """
     import torch
     from transformers import set_seed
     from trl import SFTTrainer
@@ -212,7 +215,8 @@ def train(recipe: dict, resume: str = "auto", command: list[str] | None = None) 
     collator = AssistantOnlyCollator(tokenizer, recipe["chat_template"], args.max_length, recipe["padding"],
                                      args.pad_to_multiple_of)
     trainer = SFTTrainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
-                         eval_dataset=eval_ds, processing_class=tokenizer, peft_config=lora_config(recipe))
+                         eval_dataset=eval_ds, processing_class=tokenizer, peft_config=lora_config(recipe),
+                         callbacks=callbacks)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     if trainer.is_world_process_zero():
         print(f"trainable params: {trainable:,} || all params: {total:,} || trainable%: {100 * trainable / total:.4f}"

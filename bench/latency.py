@@ -1,0 +1,173 @@
+"""Command latency and stop latency, through the real node and the simulator, beside the course's way.
+
+    .venv/bin/python bench/latency.py [--commands 30] [--stops 50] [--naive 30] [--out reports/bench]
+
+1. command -> first non-zero /cmd_vel, p50/p95, for motion commands of the test split, with the
+   controller as its own process (config/controller.yaml: embedded model, merged shipped adapter,
+   greedy, stop at end-of-turn, cached system-prompt KV, compact answers);
+   beside it, in the same run, the course's naive way on the same model and commands: the PEFT
+   model unmerged, full prompt every time, sampling at temperature 0.7, 100 new tokens with no
+   early stop, then parse. Ratio = naive p50 / ours p50.
+2. stop latency: "stop" published while the model is generating for a newer command (the robot
+   still moving from the previous one) -> zero Twist received, p50/p99.
+Prints one table and writes <out>/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ros2_llm_controller.closed_loop import ClosedLoop  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
+
+
+def motion_commands(n: int, seed: int = 0) -> list[str]:
+    rows = [json.loads(line) for line in (ROOT / "data/robot/test.jsonl").read_text().splitlines()]
+    moves = [r["messages"][-2]["content"] for r in rows if len(r["messages"]) == 3 and r["action"]["type"] == "move"]
+    random.Random(seed).shuffle(moves)
+    return moves[:n]
+
+
+def is_moving(tw) -> bool:
+    return tw[1] != 0.0 or tw[2] != 0.0
+
+
+def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float], int]:
+    """command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest."""
+    firsts, gen, missed = [], [], 0
+    for cmd in commands:
+        t0 = loop.send(cmd)
+        ok = loop.wait(lambda: any(tw[0] > t0 and is_moving(tw) for tw in loop.rec.twists)
+                       or loop._status_for(cmd, ("result",), t0) is not None and not _moves(loop, cmd, t0), 60.0)
+        first = next((tw[0] for tw in loop.rec.twists if tw[0] > t0 and is_moving(tw)), None)
+        status = loop._status_for(cmd, ("result",), t0)
+        if not ok or first is None:
+            missed += 1  # the model's answer did not move the robot (a wrong answer, counted apart)
+        else:
+            firsts.append(first - t0)
+            if status:
+                gen.append(status["latency_s"])
+        t_stop = loop.send("stop")
+        loop.wait(lambda: any(tw[0] > t_stop and not is_moving(tw) for tw in loop.rec.twists), 10.0)
+    return firsts, gen, missed
+
+
+def _moves(loop: ClosedLoop, cmd: str, t0: float) -> bool:
+    s = loop._status_for(cmd, ("result",), t0)
+    return bool(s and s["action"] and s["action"]["type"] == "move")
+
+
+def stop_during_generation(loop: ClosedLoop, commands: list[str], trials: int) -> list[float]:
+    """Robot moving from command A; command B is generating; "stop" -> zero Twist."""
+    out = []
+    for i in range(trials):
+        a, b = commands[i % len(commands)], commands[(i + 1) % len(commands)] + " "  # b differs from a
+        t0 = loop.send(a)
+        if not loop.wait(lambda: any(tw[0] > t0 and is_moving(tw) for tw in loop.rec.twists), 60.0):
+            continue
+        t1 = loop.send(b)
+        # "accepted" is published when the generation thread takes the command.
+        loop.wait(lambda: loop._status_for(b.strip(), ("accepted",), t1) is not None, 10.0)
+        time.sleep(random.uniform(0.02, 0.12))  # land somewhere inside the generation
+        t_stop = loop.send("stop")
+        if loop.wait(lambda: any(tw[0] > t_stop and not is_moving(tw) for tw in loop.rec.twists), 10.0):
+            out.append(next(tw[0] for tw in loop.rec.twists if tw[0] > t_stop and not is_moving(tw)) - t_stop)
+        loop.wait(lambda: loop._status_for(b.strip(), ("cancelled", "result"), t1) is not None, 30.0)
+        loop.wait(lambda: loop.rec.twists and not is_moving(loop.rec.twists[-1]), 5.0)
+    return out
+
+
+def naive(commands: list[str]) -> tuple[list[float], int]:
+    """The course's script: PeftModel, sampling at 0.7, max_new_tokens=100 without early stop, then parse."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ros2_llm_controller.core.actions import ParseError
+    from ros2_llm_controller.core.model_store import SHIPPED_ADAPTER_DIR, ensure_embedded_model
+    from ros2_llm_controller.core.parser import parse_action
+
+    base = str(ensure_embedded_model())
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    if (SHIPPED_ADAPTER_DIR / "adapter_config.json").is_file():
+        model = PeftModel.from_pretrained(model, str(SHIPPED_ADAPTER_DIR))
+    model.eval()
+    system = ("You are a robot control assistant. Convert the user's instruction into a robot action: "
+              "describe the motion, then the cmd_vel you publish, e.g. 'Executing linear motion: distance=2.0m, "
+              "speed=0.5m/s. Publishing cmd_vel with linear.x=0.5 for 4.0 seconds.'")
+    times, parsed = [], 0
+    torch.manual_seed(0)
+    for cmd in commands:
+        msgs = [{"role": "system", "content": system}, {"role": "user", "content": cmd}]
+        t0 = time.monotonic()
+        enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        with torch.inference_mode():
+            out = model.generate(**enc, do_sample=True, temperature=0.7, max_new_tokens=100, min_new_tokens=100,
+                                 pad_token_id=tok.pad_token_id)
+        text = tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        try:
+            parse_action(text)
+            parsed += 1
+        except ParseError:
+            pass
+        times.append(time.monotonic() - t0)
+    return times, parsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--commands", type=int, default=30)
+    ap.add_argument("--stops", type=int, default=50)
+    ap.add_argument("--naive", type=int, default=30, help="commands for the naive baseline (0: skip)")
+    ap.add_argument("--params-file", default=str(ROOT / "config/controller.yaml"))
+    ap.add_argument("--out", type=Path, default=ROOT / "reports/bench")
+    args = ap.parse_args(argv)
+    commands = motion_commands(max(args.commands, args.naive))
+    print(f"{len(commands)} motion commands from data/robot/test.jsonl", flush=True)
+    with ClosedLoop(args.params_file, controller_log=args.out / "latency_controller.log") as loop:
+        firsts, gen, missed = ours(loop, commands[:args.commands])
+        stops = stop_during_generation(loop, commands, args.stops)
+    naive_s, naive_parsed = naive(commands[:args.naive]) if args.naive else ([], 0)
+
+    rows = [("command -> first motion, ours (through ROS)", firsts),
+            ("  of which generation (in the node)", gen),
+            ("command -> parsed action, course's naive way", naive_s),
+            ("stop during generation -> zero Twist", stops)]
+    print(f"\n{'measure':48} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'max s':>8}")
+    for name, vals in rows:
+        if vals:
+            print(f"{name:48} {len(vals):>4} {pct(vals, .5):>8.3f} {pct(vals, .95):>8.3f} {pct(vals, .99):>8.3f} "
+                  f"{max(vals):>8.3f}")
+    ratio = pct(naive_s, .5) / pct(firsts, .5) if naive_s and firsts else None
+    if ratio:
+        print(f"\nnaive p50 / ours p50 = {ratio:.1f}x faster first motion")
+    print(f"ours: {missed} of {len(commands[:args.commands])} commands did not move (wrong answers); "
+          f"naive: {naive_parsed} of {len(naive_s)} outputs parsed")
+    report = {"machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform()},
+              "ours_first_motion_s": firsts, "ours_generation_s": gen, "ours_missed": missed,
+              "naive_s": naive_s, "naive_parsed": naive_parsed, "stop_latency_s": stops,
+              "summary": {name: {"n": len(v), "p50": pct(v, .5), "p95": pct(v, .95), "p99": pct(v, .99)}
+                          for name, v in rows if v}, "ratio_naive_over_ours_p50": ratio}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latency.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out / 'latency.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
