@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 PKG_SOURCES := $(shell find ros2_llm_controller launch config scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) setup.py setup.cfg package.xml
 MODEL_DIR := $(ROS2_LLM_CONTROLLER_CACHE)/models/smollm2-135m-instruct
 
-.PHONY: setup model run demo test test-fast bench dataset train evaluate alpaca clean help
+.PHONY: setup model run demo test test-fast bench dataset train evaluate closed-loop alpaca clean help
 
 help:
 	@echo "make setup    - venv + pinned deps + ROS 2 wheels + this package + the embedded model"
@@ -51,6 +51,27 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest test -q -m "not model and not slow" -p no:cacheprovider
+
+# Printed figures side by side; not tests. About 10 minutes on 2 CPU cores.
+bench: setup
+	$(PY) bench/latency.py --out reports/bench
+	$(PY) bench/train_throughput.py --out reports/bench
+
+dataset: setup
+	$(PY) -m training.make_dataset --out data/robot
+
+# The shipped adapter: about 25 minutes on 2 CPU cores; resumes after an interruption.
+train: setup
+	$(PY) -m training.train_sft --config config/sft_smollm2_cpu.yaml
+
+evaluate: setup
+	$(PY) -m training.evaluate --model embedded --adapter default --split test --compare-base --out reports/eval
+
+closed-loop: setup
+	$(PY) -m training.evaluate_closed_loop --limit 40 --stops 5 --out reports/closed_loop
+
+alpaca: setup
+	$(PY) -m training.analyze_alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
 
 clean:
 	rm -rf build *.egg-info outputs .pytest_cache

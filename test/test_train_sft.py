@@ -115,6 +115,23 @@ def test_export_copies_only_shippable_readable_files(trained):
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in exported.values())
     assert (base / "export" / "adapter_model.safetensors").read_bytes() == \
         (base / "out" / "adapter" / "adapter_model.safetensors").read_bytes()
+    # The tokenizer travels only when training changed it (a pad token was added).
+    info = json.loads((base / "export" / "training_info.json").read_text())
+    assert ("tokenizer_config.json" in exported) == info["pad_token_added"]
+
+
+def test_export_leaves_out_an_unchanged_tokenizer_and_refuses_non_adapter_folders(trained, tmp_path):
+    from training.sft_report import export_adapter
+
+    base, _, _ = trained
+    dst = export_adapter(base / "out" / "adapter", tmp_path / "slim", include_tokenizer=False)
+    names = {p.name for p in dst.iterdir()}
+    assert "adapter_model.safetensors" in names and not names & {"tokenizer.json", "tokenizer_config.json"}
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not an adapter folder"):
+        export_adapter(base / "out" / "adapter", tmp_path / "precious")
+    assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
 
 
 def test_merged_model_matches_base_plus_adapter(trained, tiny_model_dir):

@@ -118,8 +118,15 @@ def adapter_readme(info: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def export_adapter(adapter_dir: str | Path, export_dir: str | Path) -> Path:
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json",
+                   "tokenizer.model", "added_tokens.json")
+
+
+def export_adapter(adapter_dir: str | Path, export_dir: str | Path, include_tokenizer: bool = True) -> Path:
     """Replace ``export_dir`` with the shippable files of ``adapter_dir``.
+
+    ``include_tokenizer=False`` leaves out the tokenizer copy the Trainer saves (3.5 MB for SmolLM2):
+    when training added no token it equals the base model's, which loaders fall back to.
 
     Refuses to overwrite a non-empty folder that is not an adapter, so a typo cannot wipe a tree.
     The copy is made next to the target and renamed into place.
@@ -134,7 +141,7 @@ def export_adapter(adapter_dir: str | Path, export_dir: str | Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     for f in sorted(src.iterdir()):
-        if f.is_file() and f.suffix in EXPORT_SUFFIXES:
+        if f.is_file() and f.suffix in EXPORT_SUFFIXES and (include_tokenizer or f.name not in TOKENIZER_FILES):
             shutil.copy2(f, staging / f.name)
             os.chmod(staging / f.name, 0o644)  # safetensors writes 0600; installed copies must be readable
     if dst.exists():

@@ -281,7 +281,7 @@ def train(recipe: dict, resume: str = "auto", command: list[str] | None = None, 
         tokenizer.save_pretrained(out / "merged")
         write_json(out / "merged" / "training_info.json", info)
     if recipe["export_dir"]:
-        export_adapter(adapter_dir, recipe["export_dir"])
+        export_adapter(adapter_dir, recipe["export_dir"], include_tokenizer=pad_added)
         print(f"adapter exported to {recipe['export_dir']}", flush=True)
     print(f"done: step {state.global_step}, train loss {metrics['train_loss_last']}, eval loss "
           f"{metrics['eval_loss']}, {metrics['seconds_per_step']} s/step, adapter in {adapter_dir}", flush=True)
