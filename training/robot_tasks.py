@@ -131,12 +131,15 @@ MOVE_TRAIN = (
     "Move the robot {dir} {q}", "Move {dir} {q}", "Go {dir} {q}", "Drive {dir} {q}", "Please move {dir} {q}",
     "Can you drive {dir} {q}?", "{Dir} {q}", "Roll {dir} {q}, please", "I need you to go {dir} {q}",
     "Travel {q} {dir}", "Move {q} {dir}", "Drive the robot {q} {dir}", "Go {q} {dir} please",
+    "Drive {dir} for {q}", "Keep going {dir} for {q}", "Proceed {dir} {q}", "Scoot {dir} {q}", "{Dir} by {q}",
+    "Roll the robot {q} {dir}",
 )
 MOVE_TEST = ("Could you head {dir} about {q}?", "Make the robot travel {dir} by {q}", "Take the robot {q} {dir}",
              "Shift {dir} {q}")
 MOVE_SPEED_TRAIN = (
     "Move {dir} {q} at {v}", "Drive {dir} {q} at a speed of {v}", "Go {q} {dir} at {v}",
-    "Move the robot {dir} {q} with speed {v}", "At {v}, drive {dir} {q}",
+    "Move the robot {dir} {q} with speed {v}", "At {v}, drive {dir} {q}", "Drive {dir} {q}, going {v}",
+    "Go {dir} for {q} at {v}", "Travel {q} {dir} with a speed of {v}",
 )
 MOVE_SPEED_TEST = ("Travel {dir} {q}, speed {v}", "Head {dir} for {q} going {v}")
 MOVE_TIME_TRAIN = (
@@ -152,9 +155,11 @@ BACKUP_TEST = ("Back the robot up {q}",)
 TURN_TRAIN = (
     "Rotate {q} {dir}", "Turn {dir} {q}", "Turn {q} {dir}", "Rotate {dir} by {q}", "Spin {dir} {q}",
     "Please turn {dir} {q}", "Rotate the robot {q} {dir}", "Can you turn {q} {dir}?", "Turn {dir} by {q}",
+    "Rotate by {q} {dir}", "Spin {q} {dir}", "Twist {dir} {q}", "Turn the robot {dir} {q}",
 )
 TURN_TEST = ("Pivot {dir} {q}", "Swing {q} {dir}", "Make the robot face {q} further {dir}")
-TURN_SPEED_TRAIN = ("Turn {dir} {q} at {v}", "Rotate {q} {dir} at {v}", "Spin {dir} {q} with speed {v}")
+TURN_SPEED_TRAIN = ("Turn {dir} {q} at {v}", "Rotate {q} {dir} at {v}", "Spin {dir} {q} with speed {v}",
+                    "Rotate {dir} {q}, rotating at {v}", "At {v}, turn {q} {dir}")
 TURN_SPEED_TEST = ("Pivot {dir} {q}, rate {v}",)
 TURN_TIME_TRAIN = ("Spin {dir} for {t}", "Turn {dir} for {t}", "Rotate {dir} for {t}")
 TURN_TIME_TEST = ("Keep turning {dir} for {t}",)
@@ -165,17 +170,21 @@ SPECIAL_TURN_TRAIN = (
     ("Make a quarter turn {dir}", "turn {lr} 90 deg"), ("Do a quarter turn {dir}", "turn {lr} 90 deg"),
     ("Turn around", "turn left 180 deg"), ("Do a half turn {dir}", "turn {lr} 180 deg"),
     ("Spin around once {dir}", "turn {lr} 360 deg"), ("Do a full circle {dir}", "turn {lr} 360 deg"),
+    ("Make a full rotation {dir}", "turn {lr} 360 deg"), ("Turn all the way around", "turn left 180 deg"),
+    ("Do a complete turn {dir}", "turn {lr} 360 deg"), ("Make a U-turn", "turn left 180 deg"),
 )
 SPECIAL_TURN_TEST = (("Face the other way", "turn left 180 deg"), ("Rotate a quarter turn {dir}", "turn {lr} 90 deg"),
                      ("Do one full rotation {dir}", "turn {lr} 360 deg"))
 ARC_TRAIN = (
     "Drive {ld} {q} while turning {ad} {a}", "Move {ld} {q} and turn {ad} {a} at the same time",
-    "Arc {ad} {a} over {q} {ld}", "Curve {ad} {a} while going {ld} {q}",
+    "Arc {ad} {a} over {q} {ld}", "Curve {ad} {a} while going {ld} {q}", "Go {ld} {q}, curving {a} {ad}",
+    "Drive an arc {ld} {q} bending {ad} {a}", "Turn {ad} {a} while driving {ld} {q}",
 )
 ARC_TEST = ("Follow an arc {ld} {q}, turning {a} {ad}",)
 
 STOP_TRAIN = ("Stop", "Stop!", "Stop the robot", "Halt", "Emergency stop", "Freeze", "Stop moving",
-              "Please stop now", "Stop right there", "Hold it, stop", "Brake", "Cease all motion")
+              "Please stop now", "Stop right there", "Hold it, stop", "Brake", "Cease all motion", "Halt now",
+              "Stop the motion", "End the motion", "Cut the motors", "Don't move")
 STOP_TEST = ("Stop immediately!", "Come to a halt", "Kill the motion")
 QUERY = {
     "battery": (("What is your battery level?", "Battery status?", "How much charge is left?",
@@ -184,10 +193,12 @@ QUERY = {
                 ("How full is your battery?", "Tell me the remaining charge")),
     "obstacles": (("Report any obstacles", "Report obstacles", "Are there any obstacles ahead?",
                    "Is the path clear?", "What is in front of you?", "Do you see any obstacles?",
-                   "Check for obstacles", "Anything blocking your way?", "How far is the nearest obstacle?"),
+                   "Check for obstacles", "Anything blocking your way?", "How far is the nearest obstacle?",
+                   "Is anything blocking you?", "Any obstacles near you?", "Is the way ahead free?"),
                   ("Is anything in the way?", "Scan for obstacles and tell me")),
     "status": (("What is your status?", "Where are you?", "Report your position", "Status report",
-                "Are you moving?", "Give me a status update", "What are you doing right now?"),
+                "Are you moving?", "Give me a status update", "What are you doing right now?",
+                "What's your position?", "Report your state", "Where is the robot now?"),
                ("Tell me your current state", "How are you positioned?")),
 }
 PLACES = ("the charging station", "the kitchen", "the dock", "the door", "room 12", "the lab", "the exit",
@@ -331,7 +342,7 @@ def build_task(task: str, rng: random.Random, held_template: bool, held_values: 
 # Relative frequency of each task in the dataset.
 TASK_WEIGHTS = {
     "move": 16, "move_speed": 6, "move_time": 5, "move_plain": 2, "backup": 2,
-    "turn": 14, "turn_speed": 5, "turn_time": 4, "turn_plain": 2, "turn_special": 3, "arc": 6,
+    "turn": 14, "turn_speed": 5, "turn_time": 4, "turn_plain": 2, "turn_special": 3, "arc": 8,
     "stop": 3, "query_battery": 3, "query_obstacles": 3, "query_status": 2,
     "navigate": 3, "off_task": 4, "greeting": 2,
 }
