@@ -251,6 +251,21 @@ def _fill(template: str, **slots: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def _quantities(s: Sampler, template: str, answer: str, slots: dict, amount: tuple[str, str, str] | None,
+                with_time: bool, speed_pools: tuple[Pool, ...] | None) -> tuple[str, str]:
+    """Fill distance/angle ({q}), time ({t}) and speed ({v}) into a command and its answer, in that order."""
+    if amount is not None:
+        slots["q"], num, unit = amount
+        answer += f" {num} {unit}"
+    if with_time:
+        slots["t"], num, unit = s.value(TIME)
+        answer += f" for {num} {unit}"
+    if speed_pools is not None:
+        slots["v"], num, unit = s.value(speed_pools, (3, 1), words_ok=False)
+        answer += f" at {num} {unit}"
+    return _fill(template, **slots), answer
+
+
 def build_task(task: str, rng: random.Random, held_template: bool, held_values: bool) -> Sample:
     """One sample of ``task`` from its train or test templates and value pools."""
     s = Sampler(rng, held_values)
@@ -268,42 +283,20 @@ def build_task(task: str, rng: random.Random, held_template: bool, held_values: 
         dir_text, dir_word = _dir_linear(rng)
         if task == "backup":
             dir_text, dir_word = "", "backward"
-        slots = {"dir": dir_text}
-        answer = f"move {dir_word}"
+        amount = None
         if task in ("move", "move_speed", "backup"):
             special = _special_distance(rng) if not s.held else None
-            q, num, unit = special if special else s.value(LENGTH, (6, 2, 1, 1.5, 1))
-            slots["q"] = q
-            answer += f" {num} {unit}"
-        if task == "move_time":
-            q, num, unit = s.value(TIME)
-            slots["t"] = q
-            answer += f" for {num} {unit}"
-        if task == "move_speed":
-            q, num, unit = s.value(LINEAR_SPEED, (3, 1), words_ok=False)
-            slots["v"] = q
-            answer += f" at {num} {unit}"
-        user = _fill(tpl, **slots)
+            amount = special if special else s.value(LENGTH, (6, 2, 1, 1.5, 1))
+        user, answer = _quantities(s, tpl, f"move {dir_word}", {"dir": dir_text}, amount, task == "move_time",
+                                   LINEAR_SPEED if task == "move_speed" else None)
     elif task in ("turn", "turn_speed", "turn_time", "turn_plain"):
         tables = {"turn": (TURN_TRAIN, TURN_TEST), "turn_speed": (TURN_SPEED_TRAIN, TURN_SPEED_TEST),
                   "turn_time": (TURN_TIME_TRAIN, TURN_TIME_TEST), "turn_plain": (TURN_PLAIN_TRAIN, TURN_PLAIN_TEST)}
         idx, tpl = choose(*tables[task])
         dir_text, dir_word = _dir_angular(rng)
-        slots = {"dir": dir_text}
-        answer = f"turn {dir_word}"
-        if task in ("turn", "turn_speed"):
-            q, num, unit = s.value(ANGLE, (4, 1))
-            slots["q"] = q
-            answer += f" {num} {unit}"
-        if task == "turn_time":
-            q, num, unit = s.value(TIME)
-            slots["t"] = q
-            answer += f" for {num} {unit}"
-        if task == "turn_speed":
-            q, num, unit = s.value(ANGULAR_SPEED, (3, 1), words_ok=False)
-            slots["v"] = q
-            answer += f" at {num} {unit}"
-        user = _fill(tpl, **slots)
+        amount = s.value(ANGLE, (4, 1)) if task in ("turn", "turn_speed") else None
+        user, answer = _quantities(s, tpl, f"turn {dir_word}", {"dir": dir_text}, amount, task == "turn_time",
+                                   ANGULAR_SPEED if task == "turn_speed" else None)
     elif task == "turn_special":
         idx, (tpl, ans) = choose(SPECIAL_TURN_TRAIN, SPECIAL_TURN_TEST)
         dir_text, dir_word = _dir_angular(rng)
