@@ -51,9 +51,9 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
     firsts, gen, missed = [], [], 0
     for cmd in commands:
         t0 = loop.send(cmd)
-        ok = loop.wait(lambda: any(tw[0] > t0 and is_moving(tw) for tw in loop.rec.twists)
+        ok = loop.wait(lambda: loop.first_twist(t0, True) is not None
                        or loop._status_for(cmd, ("result",), t0) is not None and not _moves(loop, cmd, t0), 60.0)
-        first = next((tw[0] for tw in loop.rec.twists if tw[0] > t0 and is_moving(tw)), None)
+        first = loop.first_twist(t0, True)
         status = loop._status_for(cmd, ("result",), t0)
         if not ok or first is None:
             missed += 1  # the model's answer did not move the robot (a wrong answer, counted apart)
@@ -62,7 +62,7 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
             if status:
                 gen.append(status["latency_s"])
         t_stop = loop.send("stop")
-        loop.wait(lambda: any(tw[0] > t_stop and not is_moving(tw) for tw in loop.rec.twists), 10.0)
+        loop.wait(lambda: loop.first_twist(t_stop, False) is not None, 10.0)
     return firsts, gen, missed
 
 
@@ -77,15 +77,15 @@ def stop_during_generation(loop: ClosedLoop, commands: list[str], trials: int) -
     for i in range(trials):
         a, b = commands[i % len(commands)], commands[(i + 1) % len(commands)] + " "  # b differs from a
         t0 = loop.send(a)
-        if not loop.wait(lambda: any(tw[0] > t0 and is_moving(tw) for tw in loop.rec.twists), 60.0):
+        if not loop.wait(lambda: loop.first_twist(t0, True) is not None, 60.0):
             continue
         t1 = loop.send(b)
         # "accepted" is published when the generation thread takes the command.
         loop.wait(lambda: loop._status_for(b.strip(), ("accepted",), t1) is not None, 10.0)
         time.sleep(random.uniform(0.02, 0.12))  # land somewhere inside the generation
         t_stop = loop.send("stop")
-        if loop.wait(lambda: any(tw[0] > t_stop and not is_moving(tw) for tw in loop.rec.twists), 10.0):
-            out.append(next(tw[0] for tw in loop.rec.twists if tw[0] > t_stop and not is_moving(tw)) - t_stop)
+        if loop.wait(lambda: loop.first_twist(t_stop, False) is not None, 10.0):
+            out.append(loop.first_twist(t_stop, False) - t_stop)
         loop.wait(lambda: loop._status_for(b.strip(), ("cancelled", "result"), t1) is not None, 30.0)
         loop.wait(lambda: loop.rec.twists and not is_moving(loop.rec.twists[-1]), 5.0)
     return out

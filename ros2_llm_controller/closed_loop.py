@@ -9,6 +9,7 @@ the robot did according to odometry.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -93,6 +94,11 @@ class ClosedLoop:
         self.controller_log = Path(controller_log) if controller_log else None
         self.ready_timeout_s = ready_timeout_s
         self.rec = _Record()
+        # Arrival times, for bisect: predicates run on every message and must not scan whole histories
+        # (a long run holds tens of thousands of samples; scanning them starves the simulator's callbacks).
+        self._twist_t: list[float] = []
+        self._status_t: list[float] = []
+        self._odom_t: list[float] = []
         self._cond = threading.Condition()
         self._proc: subprocess.Popen | None = None
         self._log_fh = None
@@ -116,7 +122,7 @@ class ClosedLoop:
         from geometry_msgs.msg import Twist
         from nav_msgs.msg import Odometry
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from std_msgs.msg import String
 
@@ -133,7 +139,9 @@ class ClosedLoop:
         self._node.create_subscription(String, STATUS_TOPIC, self._on_status, qos)
         self._node.create_subscription(Odometry, "odom", self._on_odom, qos)
         self._String = String
-        self._executor = MultiThreadedExecutor(num_threads=2, context=self._context)
+        # One thread: every callback here is short. rclpy's MultiThreadedExecutor busy-spins while a ready
+        # callback waits for its (mutually exclusive) group, pegging a core and starving the simulator.
+        self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.sim)
         self._executor.add_node(self._node)
         self._spinner = threading.Thread(target=self._spin, name="closed_loop_spin", daemon=True)
@@ -193,6 +201,7 @@ class ClosedLoop:
             self._log_fh.close()
         if getattr(self, "_executor", None) is not None:
             self._executor.shutdown(timeout_sec=2.0)
+            self._spinner.join(timeout=2.0)
             self._node.destroy_node()
             self.sim.destroy_node()
             import rclpy
@@ -204,7 +213,9 @@ class ClosedLoop:
 
     def _on_twist(self, msg: Any) -> None:
         with self._cond:
-            self.rec.twists.append((time.monotonic(), msg.linear.x, msg.angular.z))
+            t = time.monotonic()
+            self.rec.twists.append((t, msg.linear.x, msg.angular.z))
+            self._twist_t.append(t)
             self._cond.notify_all()
 
     def _on_status(self, msg: Any) -> None:
@@ -213,7 +224,9 @@ class ClosedLoop:
         except ValueError:
             return
         with self._cond:
-            self.rec.statuses.append((time.monotonic(), data))
+            t = time.monotonic()
+            self.rec.statuses.append((t, data))
+            self._status_t.append(t)
             self._cond.notify_all()
 
     def _on_odom(self, msg: Any) -> None:
@@ -225,6 +238,7 @@ class ClosedLoop:
                 yaw = prev + math.remainder(yaw - prev, 2 * math.pi)
             self.rec.odom.append(_Odom(time.monotonic(), msg.pose.pose.position.x, msg.pose.pose.position.y, yaw,
                                        msg.twist.twist.linear.x, msg.twist.twist.angular.z))
+            self._odom_t.append(self.rec.odom[-1].t)
             self._cond.notify_all()
 
     def wait(self, predicate: Callable[[], bool], timeout_s: float, allow_dead: bool = False) -> bool:
@@ -241,16 +255,27 @@ class ClosedLoop:
 
     # ---- commands ----
 
+    def twists_after(self, t: float) -> list[tuple[float, float, float]]:
+        """(time, linear.x, angular.z) of the /cmd_vel messages received after ``t``."""
+        return self.rec.twists[bisect.bisect_right(self._twist_t, t):]
+
+    def first_twist(self, after: float, moving: bool) -> float | None:
+        """Arrival time of the first non-zero (``moving``) or zero /cmd_vel after ``after``."""
+        for tw in self.twists_after(after):
+            if (tw[1] != 0.0 or tw[2] != 0.0) == moving:
+                return tw[0]
+        return None
+
     def _status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
-        for t, s in self.rec.statuses:
-            if t >= after and s.get("command") == command and s.get("event") in events:
+        for _, s in self.rec.statuses[bisect.bisect_left(self._status_t, after):]:
+            if s.get("command") == command and s.get("event") in events:
                 return s
         return None
 
     def _odom_at_rest(self, after: float) -> _Odom | None:
         """The first odometry sample after ``after`` whose velocity is zero."""
-        for o in self.rec.odom:
-            if o.t > after and o.v == 0.0 and o.w == 0.0:
+        for o in self.rec.odom[bisect.bisect_right(self._odom_t, after):]:
+            if o.v == 0.0 and o.w == 0.0:
                 return o
         return None
 
@@ -291,8 +316,8 @@ class ClosedLoop:
         self.wait(lambda: self._odom_at_rest(t_end) is not None, 10.0)
         with self._cond:
             end = self._odom_at_rest(t_end) or self.rec.odom[-1]
-            samples = [o for o in self.rec.odom if start.t <= o.t <= end.t]
-            twists = [tw for tw in self.rec.twists if tw[0] >= t_sent]
+            samples = self.rec.odom[bisect.bisect_left(self._odom_t, start.t):bisect.bisect_right(self._odom_t, end.t)]
+            twists = self.twists_after(t_sent)
         first = next((tw for tw in twists if tw[1] != 0.0 or tw[2] != 0.0), None)
         if first is not None:
             out.first_motion_s = first[0] - t_sent
@@ -312,18 +337,18 @@ class ClosedLoop:
         self.wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
         start = self.pose()
         t_sent = self.send(command)
-        if not self.wait(lambda: any(tw[0] > t_sent and (tw[1] or tw[2]) for tw in self.rec.twists), 120.0):
+        if not self.wait(lambda: self.first_twist(t_sent, True) is not None, 120.0):
             return {"command": command, "moved": False, "stop_latency_s": None, "stayed_stopped": None}
-        t_first = next(tw[0] for tw in self.rec.twists if tw[0] > t_sent and (tw[1] or tw[2]))
+        t_first = self.first_twist(t_sent, True)
         self.wait(lambda: time.monotonic() >= t_first + stop_after_s, stop_after_s + 1.0)
         t_stop = self.send(stop_word)
-        self.wait(lambda: any(tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0 for tw in self.rec.twists), 10.0)
-        t_zero = next((tw[0] for tw in self.rec.twists if tw[0] > t_stop and tw[1] == 0.0 and tw[2] == 0.0), None)
+        self.wait(lambda: self.first_twist(t_stop, False) is not None, 10.0)
+        t_zero = self.first_twist(t_stop, False)
         # Stayed stopped: no non-zero velocity for one second after the zero.
         settle_until = (t_zero or t_stop) + 1.0
         self.wait(lambda: time.monotonic() >= settle_until, 2.0)
         with self._cond:
-            after = [tw for tw in self.rec.twists if t_zero is not None and tw[0] > t_zero]
+            after = self.twists_after(t_zero) if t_zero is not None else []
             end = self.rec.odom[-1]
         return {"command": command, "moved": True,
                 "stop_latency_s": None if t_zero is None else t_zero - t_stop,

@@ -106,7 +106,7 @@ def test_sim_node_moves_on_cmd_vel_stops_when_stale_and_publishes_sensors():
     from geometry_msgs.msg import Twist
     from nav_msgs.msg import Odometry
     from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import BatteryState, LaserScan
@@ -132,7 +132,7 @@ def test_sim_node_moves_on_cmd_vel_stops_when_stale_and_publishes_sensors():
     probe.create_subscription(Odometry, "odom", keep("odom"), reliable)
     probe.create_subscription(BatteryState, "battery_state", keep("battery"), qos_profile_sensor_data)
     probe.create_subscription(LaserScan, "scan", keep("scan"), qos_profile_sensor_data)
-    ex = MultiThreadedExecutor(num_threads=2, context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(sim)
     ex.add_node(probe)
     spinner = threading.Thread(target=ex.spin, daemon=True)
