@@ -75,18 +75,18 @@ def stop_during_generation(loop: ClosedLoop, commands: list[str], trials: int) -
     """Robot moving from command A; command B is generating; "stop" -> zero Twist."""
     out = []
     for i in range(trials):
-        a, b = commands[i % len(commands)], commands[(i + 1) % len(commands)] + " "  # b differs from a
+        a, b = commands[i % len(commands)], commands[(i + 1) % len(commands)]
         t0 = loop.send(a)
         if not loop.wait(lambda: loop.first_twist(t0, True) is not None, 60.0):
             continue
         t1 = loop.send(b)
         # "accepted" is published when the generation thread takes the command.
-        loop.wait(lambda: loop._status_for(b.strip(), ("accepted",), t1) is not None, 10.0)
+        loop.wait(lambda: loop._status_for(b, ("accepted",), t1) is not None, 10.0)
         time.sleep(random.uniform(0.02, 0.12))  # land somewhere inside the generation
         t_stop = loop.send("stop")
         if loop.wait(lambda: loop.first_twist(t_stop, False) is not None, 10.0):
             out.append(loop.first_twist(t_stop, False) - t_stop)
-        loop.wait(lambda: loop._status_for(b.strip(), ("cancelled", "result"), t1) is not None, 30.0)
+        loop.wait(lambda: loop._status_for(b, ("cancelled", "result"), t1) is not None, 30.0)
         loop.wait(lambda: loop.rec.twists and not is_moving(loop.rec.twists[-1]), 5.0)
     return out
 
@@ -132,7 +132,7 @@ def naive(commands: list[str]) -> tuple[list[float], int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--commands", type=int, default=30)
-    ap.add_argument("--stops", type=int, default=50)
+    ap.add_argument("--stops", type=int, default=30)
     ap.add_argument("--naive", type=int, default=30, help="commands for the naive baseline (0: skip)")
     ap.add_argument("--params-file", default=str(ROOT / "config/controller.yaml"))
     ap.add_argument("--out", type=Path, default=ROOT / "reports/bench")
