@@ -54,6 +54,7 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
         ok = loop.wait(lambda: loop.first_twist(t0, True) is not None
                        or loop._status_for(cmd, ("result",), t0) is not None and not _moves(loop, cmd, t0), 60.0)
         first = loop.first_twist(t0, True)
+        loop.wait(lambda: loop._status_for(cmd, ("result",), t0) is not None, 5.0)  # may trail the first Twist
         status = loop._status_for(cmd, ("result",), t0)
         if not ok or first is None:
             missed += 1  # the model's answer did not move the robot (a wrong answer, counted apart)
