@@ -13,7 +13,6 @@ diff_drive_controller) stops the robot. The physics is ``core.sim`` (ROS-free, u
 
 from __future__ import annotations
 
-import math
 import signal
 import sys
 import threading

@@ -199,7 +199,6 @@ def train(recipe: dict, resume: str = "auto", command: list[str] | None = None, 
 
     ``callbacks``: extra ``transformers.TrainerCallback`` objects (the throughput benchmark times steps).
     """
-    import torch
     from transformers import set_seed
     from trl import SFTTrainer
 
