@@ -27,11 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ros2_llm_controller.closed_loop import ClosedLoop  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
+from training.evaluate import percentile as pct  # noqa: E402
 
 
 def motion_commands(n: int, seed: int = 0) -> list[str]:

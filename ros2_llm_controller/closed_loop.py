@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .core.actions import Action
 from .core.sim import quaternion_to_yaw
 
 STATUS_TOPIC = "/llm_controller/status"
@@ -306,10 +307,8 @@ class ClosedLoop:
         out.model_output, out.action = status.get("model_output"), status.get("action")
         out.reply, out.error, out.limited = status.get("reply"), status.get("error"), bool(status.get("limited"))
         out.generation_s = status.get("latency_s")
-        moving = bool(out.action and out.action.get("type") == "move" and out.action.get("duration_s", 0) > 0
-                      and (out.action.get("linear_x") or out.action.get("angular_z")))
         t_end = time.monotonic()
-        if moving:
+        if out.action and Action.from_dict(out.action).moves:
             duration = float(out.action["duration_s"])
             self.wait(lambda: self._status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
             t_end = time.monotonic()
@@ -317,13 +316,12 @@ class ClosedLoop:
         with self._cond:
             end = self._odom_at_rest(t_end) or self.rec.odom[-1]
             samples = self.rec.odom[bisect.bisect_left(self._odom_t, start.t):bisect.bisect_right(self._odom_t, end.t)]
-            twists = self.twists_after(t_sent)
-        first = next((tw for tw in twists if tw[1] != 0.0 or tw[2] != 0.0), None)
+            first = self.first_twist(t_sent, True)
+            zero = self.first_twist(first, False) if first is not None else None
         if first is not None:
-            out.first_motion_s = first[0] - t_sent
-            zero = next((tw for tw in twists if tw[0] > first[0] and tw[1] == 0.0 and tw[2] == 0.0), None)
+            out.first_motion_s = first - t_sent
             if zero is not None:
-                out.motion_s = zero[0] - first[0]
+                out.motion_s = zero - first
         dx, dy = end.x - start.x, end.y - start.y
         out.forward_m = dx * math.cos(start.yaw) + dy * math.sin(start.yaw)
         out.lateral_m = -dx * math.sin(start.yaw) + dy * math.cos(start.yaw)

@@ -52,9 +52,9 @@ def _close(a: float | None, b: float | None, rel: float = REL_TOL) -> bool:
 
 def same_action(pred: Action, ref: Action, rel: float = REL_TOL) -> bool:
     """The issue's "exact action": kind and direction right, quantities within ``rel``."""
-    if ref.type == "reply" or ref.type == "stop":
-        if ref.type == "stop":
-            return pred.type == "stop"
+    if ref.type == "stop":
+        return pred.type == "stop"
+    if ref.type == "reply":
         return pred.type == "reply" and pred.query == ref.query
     if pred.type != "move" or ref.type != "move":
         return False
@@ -125,7 +125,8 @@ def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cf
     return summarize(rows, label, latencies, new_tokens)
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The sample at rank round(q * (n - 1)) of the sorted values; NaN for none."""
     if not values:
         return float("nan")
     s = sorted(values)
@@ -152,7 +153,7 @@ def summarize(rows: list[dict], label: str, latencies: list[float], new_tokens: 
         "limited_by_safety": sum(r["limited"] for r in rows),
         "generation_errors": sum(r["error"] is not None for r in rows),
         "latency_s": {"mean": round(statistics.fmean(latencies), 4) if latencies else None,
-                      "p50": round(_pct(latencies, 0.5), 4), "p95": round(_pct(latencies, 0.95), 4)},
+                      "p50": round(percentile(latencies, 0.5), 4), "p95": round(percentile(latencies, 0.95), 4)},
         "new_tokens_mean": round(statistics.fmean(new_tokens), 2) if new_tokens else None,
         "by_task": {t: {"n": len(rs), "exact": round(sum(r["exact"] for r in rs) / len(rs), 4)}
                     for t, rs in sorted(by_task.items())},
