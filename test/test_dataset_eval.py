@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from ros2_llm_controller.core.parser import parse_action
 from training import make_dataset as md
 from training import robot_tasks as rt
 from training.evaluate import evaluate, markdown, same_action
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +99,50 @@ def test_same_seed_same_dataset(tmp_path):
     assert (a / "train.jsonl").read_bytes() == (b / "train.jsonl").read_bytes()
 
 
+def test_committed_dataset_is_what_the_builder_writes(tmp_path):
+    """data/robot is reproducible: `python -m training.make_dataset --out data/robot/` with the defaults."""
+    assert md.main(["--out", str(tmp_path)]) == 0
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "stats.json"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "data/robot" / name).read_bytes(), name
+
+
+TEMPLATE_TABLES = {
+    "move": (rt.MOVE_TRAIN, rt.MOVE_TEST), "move_speed": (rt.MOVE_SPEED_TRAIN, rt.MOVE_SPEED_TEST),
+    "move_time": (rt.MOVE_TIME_TRAIN, rt.MOVE_TIME_TEST), "move_plain": (rt.MOVE_PLAIN_TRAIN, rt.MOVE_PLAIN_TEST),
+    "backup": (rt.BACKUP_TRAIN, rt.BACKUP_TEST), "turn": (rt.TURN_TRAIN, rt.TURN_TEST),
+    "turn_speed": (rt.TURN_SPEED_TRAIN, rt.TURN_SPEED_TEST), "turn_time": (rt.TURN_TIME_TRAIN, rt.TURN_TIME_TEST),
+    "turn_plain": (rt.TURN_PLAIN_TRAIN, rt.TURN_PLAIN_TEST),
+    "turn_special": (rt.SPECIAL_TURN_TRAIN, rt.SPECIAL_TURN_TEST), "arc": (rt.ARC_TRAIN, rt.ARC_TEST),
+    "stop": (rt.STOP_TRAIN, rt.STOP_TEST), "navigate": (rt.NAV_TRAIN, rt.NAV_TEST), "off_task": rt.OFF_TASK,
+    "greeting": rt.GREETINGS, "again": rt.AGAIN, **{f"query_{k}": v for k, v in rt.QUERY.items()},
+}
+
+
+@pytest.mark.parametrize("task", sorted(TEMPLATE_TABLES))
+def test_held_out_templates_are_never_training_templates(task):
+    train, test = TEMPLATE_TABLES[task]
+    text = lambda t: (t[0] if isinstance(t, tuple) else t).lower()  # noqa: E731
+    assert test and not {text(t) for t in train} & {text(t) for t in test}
+
+
+@pytest.mark.parametrize("phrase, word", [*rt.FORWARD, *rt.BACKWARD, *rt.LEFT, *rt.RIGHT])
+def test_every_direction_word_an_answer_copies_parses_with_the_commands_sign(phrase, word):
+    assert word in phrase  # the answer keeps the command's own word
+    if (phrase, word) in rt.FORWARD + rt.BACKWARD:
+        sign = 1 if (phrase, word) in rt.FORWARD else -1
+        assert parse_action(f"move {word} 1 m").linear_x == 0.5 * sign
+        assert parse_action(f"arc {word} 1 m left 10 deg").linear_x * sign > 0
+    else:
+        sign = 1 if (phrase, word) in rt.LEFT else -1
+        assert parse_action(f"turn {word} 90 deg").angular_z == 0.5 * sign
+        assert parse_action(f"arc forward 1 m {word} 10 deg").angular_z * sign > 0
+
+
 @pytest.mark.parametrize("seed, task, answer", [
     ("Move the robot forward 2 meters", "move", "move forward 2 m"),
     ("What is your battery level?", "query_battery", "query battery"),
     ("Navigate to the charging station", "navigate", rt.NAV_ANSWER),
-    ("Rotate 90 degrees clockwise", "turn", "turn right 90 deg"),
+    ("Rotate 90 degrees clockwise", "turn", "turn clockwise 90 deg"),
     ("Report any obstacles", "query_obstacles", "query obstacles"),
 ])
 def test_course_seed_commands_are_generated_with_the_right_answers(seed, task, answer):

@@ -246,7 +246,7 @@ def build(out: Path, n_train: int, n_validation: int, n_test: int, seed: int) ->
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.make_dataset", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("data/robot"), help="output folder (default data/robot)")
-    ap.add_argument("--train", type=int, default=4000, help="training examples")
+    ap.add_argument("--train", type=int, default=6000, help="training examples")
     ap.add_argument("--validation", type=int, default=300, help="validation examples")
     ap.add_argument("--test", type=int, default=600, help="test examples (held-out templates and values)")
     ap.add_argument("--seed", type=int, default=1234)

@@ -3,12 +3,16 @@
 Two formats are read.
 
 The compact format the shipped adapter is trained on. The model only restates the command (kind of
-motion, direction, quantities with the command's own units) and this parser does the arithmetic:
+motion, the command's own direction word, quantities with the command's own units) and this parser
+maps words to signs and does the arithmetic:
 
-    move forward 2 m                 move backward 50 cm at 0.2 m/s      move forward for 3 s
-    turn left 90 deg                 turn right 1.5 rad at 0.3 rad/s     turn clockwise for 2 s
+    move forward 2 m                 move back 50 cm at 0.2 m/s          move ahead for 3 s
+    turn left 90 deg                 turn clockwise 1.5 rad at 0.3 rad/s turn anticlockwise for 2 s
     arc forward 1 m left 90 deg      stop                                query battery
     reply I can only drive the robot: tell me a distance or an angle.
+
+Directions: forward, forwards, ahead / backward, backwards, back, reverse; left, counterclockwise,
+counter-clockwise, anticlockwise, anti-clockwise, ccw / right, clockwise, cw.
 
 The course's verbose format, e.g.
     "Executing linear motion: distance=2.0m, speed=0.5m/s. Publishing cmd_vel with linear.x=0.5
