@@ -60,7 +60,7 @@ bench: setup
 dataset: setup
 	$(PY) -m training.make_dataset --out data/robot
 
-# The shipped adapter: about 25 minutes on 2 CPU cores; resumes after an interruption.
+# The shipped adapter: about an hour on 2 CPU cores; resumes after an interruption.
 train: setup
 	$(PY) -m training.train_sft --config config/sft_smollm2_cpu.yaml
 
