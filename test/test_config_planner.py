@@ -144,3 +144,14 @@ def test_cli_parse_error_exit_code():
     r = subprocess.run([sys.executable, "-m", "ros2_llm_controller", "parse", "zoom zoom forward!", "--json"],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and json.loads(r.stdout)["action"]["type"] == "reject"
+
+
+def test_fold_shouting_lowercases_only_all_caps_user_turns():
+    from ros2_llm_controller.core.generation import fold_shouting
+
+    msgs = [{"role": "system", "content": "SYSTEM"}, {"role": "user", "content": "GO 100 MILLIMETERS, 2X!"},
+            {"role": "assistant", "content": "MOVE"}, {"role": "user", "content": "Turn LEFT 90 deg"},
+            {"role": "user", "content": "90 42"}]
+    out = fold_shouting(msgs)
+    assert [m["content"] for m in out] == ["SYSTEM", "go 100 millimeters, 2x!", "MOVE", "Turn LEFT 90 deg", "90 42"]
+    assert msgs[1]["content"] == "GO 100 MILLIMETERS, 2X!"  # the caller's list is not changed

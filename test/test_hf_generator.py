@@ -201,6 +201,14 @@ def test_prefix_cache_is_reused_and_multi_turn_is_correct(sharp_dir):
     assert gen.generate(history).text != gen.generate(MSGS).text
 
 
+def test_shouted_commands_reach_the_model_lowercased(sharp_dir):
+    gen = _cpu(sharp_dir, max_new_tokens=8)
+    shouted = gen.generate(build_messages("MOVE THE ROBOT FORWARD 2 METERS", DEFAULT_SYSTEM_PROMPT)).text
+    assert shouted == gen.generate(build_messages("move the robot forward 2 meters", DEFAULT_SYSTEM_PROMPT)).text
+    # mixed case is left alone, so the model does tell the two apart
+    assert shouted != gen.generate(build_messages("Move the robot FORWARD 2 meters", DEFAULT_SYSTEM_PROMPT)).text
+
+
 # ---- adapters ----
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol, Sequence
 
 
+def fold_shouting(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The messages with user turns written all in capitals lowercased; everything else as given.
+
+    A small model reads "GO 100 MILLIMETERS" worse than "go 100 millimeters": capitals split into
+    rarer tokens. The shipped adapter saw shouted commands in training (5 % of the data) and still
+    got 45 of the 53 all-caps test commands right, against 52 lowercased.
+    """
+    return [{**m, "content": m["content"].lower()} if m.get("role") == "user" and m.get("content", "").isupper()
+            else dict(m) for m in messages]
+
+
 class GenerationError(RuntimeError):
     """The model could not produce text (load failure, out of memory, ...)."""
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .chat_templates import ChatFormatError, canonical_name, end_of_turn_for, generation_prompt
-from .generation import GenerationCancelled, GenerationError, GenerationResult
+from .generation import GenerationCancelled, GenerationError, GenerationResult, fold_shouting
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 # The user text is replaced by this marker to find where the shared prompt prefix ends.
@@ -203,6 +203,7 @@ class HFGenerator:
 
         t0 = time.monotonic()
         limit = int(max_new_tokens or self.max_new_tokens)
+        messages = fold_shouting(messages)
         try:
             prompt = generation_prompt(messages, self.template, self.tokenizer)
         except ChatFormatError as exc:
