@@ -135,8 +135,8 @@ def _pick(rng: random.Random, options) -> str:
 # Each task: (train templates, test templates, build(sampler, template) -> (user, answer)).
 # Slots: {dir} direction phrase, {q} distance/angle, {v} speed, {t} time, {ld}/{ad} arc directions.
 
-# The TEST lists were written before any model was trained on this data and are never trained on; the later
-# additions to the TRAIN lists (a second adapter's error analysis) avoid their verbs and frames.
+# The TEST lists are unchanged since the first adapter and never trained on; the TRAIN phrasings added after
+# that adapter's error analysis avoid the test lists' verbs and frames.
 MOVE_TRAIN = (
     "Move the robot {dir} {q}", "Move {dir} {q}", "Go {dir} {q}", "Drive {dir} {q}", "Please move {dir} {q}",
     "Can you drive {dir} {q}?", "{Dir} {q}", "Roll {dir} {q}, please", "I need you to go {dir} {q}",

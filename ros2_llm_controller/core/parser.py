@@ -6,9 +6,9 @@ The compact format the shipped adapter is trained on. The model only restates th
 motion, the command's own direction word, quantities with the command's own units) and this parser
 maps words to signs and does the arithmetic:
 
-    move forward 2 m                 move back 50 cm at 0.2 m/s          move ahead for 3 s
-    turn left 90 deg                 turn clockwise 1.5 rad at 0.3 rad/s turn anticlockwise for 2 s
-    arc forward 1 m left 90 deg      stop                                query battery
+    move forward 2 m              move back 50 cm at 0.2 m/s             move ahead for 3 s
+    turn left 90 deg              turn clockwise 1.5 rad at 0.3 rad/s    turn anticlockwise for 2 s
+    arc forward 1 m left 90 deg   stop                                   query battery
     reply I can only drive the robot: tell me a distance or an angle.
 
 Directions: forward, forwards, ahead / backward, backwards, back, reverse; left, counterclockwise,
