@@ -292,6 +292,18 @@ AGAIN = (("Do that again", "Again", "Repeat that", "One more time", "Do it again
          ("Same again, please", "Repeat the last command"))
 
 
+# task -> (training templates, held-out test templates)
+TEMPLATES = {
+    "move": (MOVE_TRAIN, MOVE_TEST), "move_speed": (MOVE_SPEED_TRAIN, MOVE_SPEED_TEST),
+    "move_time": (MOVE_TIME_TRAIN, MOVE_TIME_TEST), "move_plain": (MOVE_PLAIN_TRAIN, MOVE_PLAIN_TEST),
+    "backup": (BACKUP_TRAIN, BACKUP_TEST), "turn": (TURN_TRAIN, TURN_TEST),
+    "turn_speed": (TURN_SPEED_TRAIN, TURN_SPEED_TEST), "turn_time": (TURN_TIME_TRAIN, TURN_TIME_TEST),
+    "turn_plain": (TURN_PLAIN_TRAIN, TURN_PLAIN_TEST), "turn_special": (SPECIAL_TURN_TRAIN, SPECIAL_TURN_TEST),
+    "arc": (ARC_TRAIN, ARC_TEST), "stop": (STOP_TRAIN, STOP_TEST), "navigate": (NAV_TRAIN, NAV_TEST),
+    "off_task": OFF_TASK, "greeting": GREETINGS, "again": AGAIN, **{f"query_{k}": v for k, v in QUERY.items()},
+}
+
+
 def _dir_linear(rng: random.Random) -> tuple[str, str]:
     """(phrase for the command, word for the answer)."""
     return _pick(rng, FORWARD if rng.random() < 0.6 else BACKWARD)
@@ -339,11 +351,10 @@ def build_task(task: str, rng: random.Random, held_template: bool, held_values: 
         i = rng.randrange(len(pool))
         return base + i, pool[i]
 
+    if task not in TEMPLATES or task == "again":  # "again" needs a history: make_dataset builds it
+        raise ValueError(f"unknown task {task!r}")
+    idx, tpl = choose(*TEMPLATES[task])
     if task in ("move", "move_speed", "move_time", "move_plain", "backup"):
-        tables = {"move": (MOVE_TRAIN, MOVE_TEST), "move_speed": (MOVE_SPEED_TRAIN, MOVE_SPEED_TEST),
-                  "move_time": (MOVE_TIME_TRAIN, MOVE_TIME_TEST), "move_plain": (MOVE_PLAIN_TRAIN, MOVE_PLAIN_TEST),
-                  "backup": (BACKUP_TRAIN, BACKUP_TEST)}
-        idx, tpl = choose(*tables[task])
         dir_text, dir_word = _dir_linear(rng)
         if task == "backup":
             tpl, dir_word = tpl
@@ -355,20 +366,16 @@ def build_task(task: str, rng: random.Random, held_template: bool, held_values: 
         user, answer = _quantities(s, tpl, f"move {dir_word}", {"dir": dir_text}, amount, task == "move_time",
                                    LINEAR_SPEED if task == "move_speed" else None)
     elif task in ("turn", "turn_speed", "turn_time", "turn_plain"):
-        tables = {"turn": (TURN_TRAIN, TURN_TEST), "turn_speed": (TURN_SPEED_TRAIN, TURN_SPEED_TEST),
-                  "turn_time": (TURN_TIME_TRAIN, TURN_TIME_TEST), "turn_plain": (TURN_PLAIN_TRAIN, TURN_PLAIN_TEST)}
-        idx, tpl = choose(*tables[task])
         dir_text, dir_word = _dir_angular(rng)
         amount = s.value(ANGLE, (4, 1)) if task in ("turn", "turn_speed") else None
         user, answer = _quantities(s, tpl, f"turn {dir_word}", {"dir": dir_text}, amount, task == "turn_time",
                                    ANGULAR_SPEED if task == "turn_speed" else None)
     elif task == "turn_special":
-        idx, (tpl, ans) = choose(SPECIAL_TURN_TRAIN, SPECIAL_TURN_TEST)
+        tpl, ans = tpl
         dir_text, dir_word = _dir_angular(rng)
         user = _fill(tpl, dir=dir_text)
         answer = ans.format(lr=dir_word)
     elif task == "arc":
-        idx, tpl = choose(ARC_TRAIN, ARC_TEST)
         ld_text, ld = _dir_linear(rng)
         ad_text, ad = _dir_angular(rng)
         q, dist, dist_u = s.value(LENGTH[:2], (3, 1))
@@ -376,24 +383,16 @@ def build_task(task: str, rng: random.Random, held_template: bool, held_values: 
         user = _fill(tpl, ld=ld_text, ad=ad_text, q=q, a=a)
         answer = f"arc {ld} {dist} {dist_u} {ad} {ang} {ang_u}"
     elif task == "stop":
-        idx, user = choose(STOP_TRAIN, STOP_TEST)
-        answer = "stop"
+        user, answer = tpl, "stop"
     elif task.startswith("query_"):
-        what = task.split("_", 1)[1]
-        idx, user = choose(*QUERY[what])
-        answer = f"query {what}"
+        user, answer = tpl, f"query {task.split('_', 1)[1]}"
     elif task == "navigate":
-        idx, tpl = choose(NAV_TRAIN, NAV_TEST)
         user = _fill(tpl, p=_pick(rng, PLACES))
         answer = NAV_ANSWER
     elif task == "off_task":
-        idx, user = choose(*OFF_TASK)
-        answer = OFF_TASK_ANSWER
+        user, answer = tpl, OFF_TASK_ANSWER
     elif task == "greeting":
-        idx, user = choose(*GREETINGS)
-        answer = GREETING_ANSWER
-    else:
-        raise ValueError(f"unknown task {task!r}")
+        user, answer = tpl, GREETING_ANSWER
     return Sample(task, f"{task}/{idx}", held_template, s.used_held, user, answer)
 
 
