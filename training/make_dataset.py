@@ -32,7 +32,7 @@ from ros2_llm_controller.core.config import DEFAULT_SYSTEM_PROMPT
 from ros2_llm_controller.core.parser import parse_action
 
 from .quality import run_detectors
-from .robot_tasks import AGAIN, TASK_WEIGHTS, VALUED_TASKS, Sample, build_task
+from .robot_tasks import TASK_WEIGHTS, VALUED_TASKS, Sample, build_task, choose_template
 
 # output_copies_instruction is left out: "Stop" -> "stop" is a right answer here.
 QUALITY_DETECTORS = ("empty_output", "refusal", "unseen_media", "non_english", "merged_instructions")
@@ -143,10 +143,8 @@ def generate(rng: random.Random, split: str) -> Sample:
         last = history[-2:]
         if rng.random() < 0.35 and last[1]["content"].startswith(("move", "turn", "arc")):
             # "Do that again": the answer repeats the previous action.
-            pool = AGAIN[1] if split == "test" else AGAIN[0]
-            i = rng.randrange(len(pool))
-            sample = Sample("again", f"again/{i + (len(AGAIN[0]) if split == 'test' else 0)}", split == "test",
-                            False, pool[i], last[1]["content"])
+            idx, user = choose_template(rng, "again", split == "test")
+            sample = Sample("again", f"again/{idx}", split == "test", False, user, last[1]["content"])
         sample.history = history
     return sample
 

@@ -342,18 +342,22 @@ def _quantities(s: Sampler, template: str, answer: str, slots: dict, amount: tup
     return _fill(template, **slots), answer
 
 
+def choose_template(rng: random.Random, task: str, held_template: bool) -> tuple[int, object]:
+    """(template id, template) of ``task``: a held-out one for the test split, else a training one.
+
+    Ids number the training templates first, then the held-out ones."""
+    train, test = TEMPLATES[task]
+    pool, base = (test, len(train)) if held_template else (train, 0)
+    i = rng.randrange(len(pool))
+    return base + i, pool[i]
+
+
 def build_task(task: str, rng: random.Random, held_template: bool, held_values: bool) -> Sample:
     """One sample of ``task`` from its train or test templates and value pools."""
     s = Sampler(rng, held_values)
-
-    def choose(train: tuple, test: tuple) -> tuple[int, object]:
-        pool, base = (test, len(train)) if held_template else (train, 0)
-        i = rng.randrange(len(pool))
-        return base + i, pool[i]
-
     if task not in TEMPLATES or task == "again":  # "again" needs a history: make_dataset builds it
         raise ValueError(f"unknown task {task!r}")
-    idx, tpl = choose(*TEMPLATES[task])
+    idx, tpl = choose_template(rng, task, held_template)
     if task in ("move", "move_speed", "move_time", "move_plain", "backup"):
         dir_text, dir_word = _dir_linear(rng)
         if task == "backup":
