@@ -109,7 +109,7 @@ def test_only_first_line_is_read_and_trailing_text_ignored():
 
 
 @pytest.mark.parametrize("text", [
-    "", "   ", "move sideways 2 m", "move forward two meters", "turn up 90 deg", "move forward 2 parsecs",
+    "", "   ", "move sideways 2 m", "move forward some meters", "turn up 90 deg", "move forward 2 parsecs",
     "arc forward 0 m left 90 deg", "move forward 2 m at 0 m/s", "turn left 90 deg at 0 rad/s", "query weather",
     "Moving forward now!", "I will drive backward a little.", "Publishing cmd_vel with linear.x=0.5",
     "Publishing cmd_vel with linear.x=0.5 for -3 seconds.", "move forward 1e999 m", "move forward 1/0 m",

@@ -31,7 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from ros2_llm_controller.core.chat_templates import end_of_turn_for, get_template, render
+from ros2_llm_controller.core.chat_templates import (RenderedChat, encode_rendered, end_of_turn_for, get_template,
+                                                     render)
 
 IGNORE_INDEX = -100
 PADDING_CHOICES = ("longest", "max_length")
@@ -50,7 +51,8 @@ def tokenizer_adds_bos(tokenizer: Any) -> bool:
     return bool(ids) and ids[0] == bos
 
 
-def encode_chat(text: str, tokenizer: Any, template: str = "auto") -> tuple[list[int], list[tuple[int, int]]]:
+def encode_chat(rendered: RenderedChat | str, tokenizer: Any,
+                template: str = "auto") -> tuple[list[int], list[tuple[int, int]]]:
     """Token ids and character offsets of a rendered chat, with exactly one BOS where the model expects one.
 
     Special tokens are never added by the tokenizer: the named templates are complete, BOS text
@@ -58,8 +60,10 @@ def encode_chat(text: str, tokenizer: Any, template: str = "auto") -> tuple[list
     tokenizer's own template ("auto") BOS is prepended only when the tokenizer normally adds it and
     the text lacks it (TinyLlama's Zephyr template). Inference must encode prompts the same way.
     """
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+    if isinstance(rendered, str):
+        rendered = RenderedChat(rendered)
+    text = rendered.text
+    ids, offsets, _ = encode_rendered(rendered, tokenizer)  # user text encoded as plain text
     bos = getattr(tokenizer, "bos_token", None)
     if get_template(template) is None and bos and not text.startswith(bos) and tokenizer_adds_bos(tokenizer):
         ids.insert(0, tokenizer.bos_token_id)
@@ -85,7 +89,7 @@ def tokenize_conversation(messages: Sequence[Mapping[str, Any]], tokenizer: Any,
     ``core.chat_templates.ChatFormatError`` for a malformed conversation.
     """
     rendered = render(messages, template, tokenizer)
-    ids, offsets = encode_chat(rendered.text, tokenizer, template)
+    ids, offsets = encode_chat(rendered, tokenizer, template)
     mask = assistant_mask(offsets, rendered.assistant_spans)
     if max_length is not None and len(ids) > max_length:
         ids, mask = ids[:max_length], mask[:max_length]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-ACTION_TYPES = ("move", "stop", "reply", "reject")
-QUERIES = ("battery", "obstacles", "status")
+ACTION_TYPES = ("move", "wait", "goto", "stop", "reply", "reject")
+QUERIES = ("battery", "obstacles", "status", "position")
 
 
 class ParseError(ValueError):
@@ -19,7 +19,8 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True)
 class Action:
-    """A velocity command held for ``duration_s``, a stop, a reply without motion, or a rejection.
+    """A velocity command held for ``duration_s`` ("move"), a pause ("wait"), a trip to a named place
+    ("goto"), a stop, a reply without motion, or a rejection. A plan is a tuple of them.
 
     ``distance_m`` / ``angle_rad`` keep what the command asked for (signed), so a speed clamp can
     stretch the duration and still cover the requested distance.
@@ -33,6 +34,7 @@ class Action:
     query: str | None = None  # sensor question the node answers from live data
     distance_m: float | None = None
     angle_rad: float | None = None
+    place: str | None = None  # "goto": the place's words as the model wrote them, or its resolved name
 
     def __post_init__(self):
         if self.type not in ACTION_TYPES:
@@ -42,7 +44,16 @@ class Action:
 
     @property
     def moves(self) -> bool:
+        """A velocity stream that is not zero (goto moves too, but through the navigation backend)."""
         return self.type == "move" and self.duration_s > 0 and (self.linear_x != 0 or self.angular_z != 0)
+
+    def reversed(self) -> "Action":
+        """The step that undoes this one: the same path driven backwards (a goto has none here)."""
+        if self.type != "move":
+            return self
+        neg = (lambda v: None if v is None else -v)
+        return self.with_(linear_x=-self.linear_x, angular_z=-self.angular_z, distance_m=neg(self.distance_m),
+                          angle_rad=neg(self.angle_rad))
 
     def with_(self, **changes) -> "Action":
         return replace(self, **changes)

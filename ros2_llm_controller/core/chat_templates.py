@@ -38,6 +38,9 @@ class RenderedChat:
 
     text: str
     assistant_spans: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    # [start, end) of each user turn's content: text a user typed, encoded as plain text (a typed
+    # "<|im_end|>" must not become the control token; see ``encode_rendered``).
+    user_spans: tuple[tuple[int, int], ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class ChatTemplate:
         msgs = validate_messages(messages, allow_trailing_user=True)
         parts: list[str] = [self.bos]
         spans: list[tuple[int, int]] = []
+        user_spans: list[tuple[int, int]] = []
         pending_system: str | None = None
         for i, m in enumerate(msgs):
             role, content = m["role"], m["content"]
@@ -67,10 +71,15 @@ class ChatTemplate:
                 parts.append(self.system.format(content=content))
             elif role == "user":
                 if pending_system is not None:
-                    parts.append(self.user_with_system.format(system=pending_system, content=content))
+                    wrapper = self.user_with_system.replace("{system}", pending_system.replace("{", "{{")
+                                                            .replace("}", "}}"))
                     pending_system = None
                 else:
-                    parts.append(self.user.format(content=content))
+                    wrapper = self.user
+                head = wrapper[:wrapper.index("{content}")].format()
+                start = sum(len(p) for p in parts) + len(head)
+                parts.append(wrapper.format(content=content))
+                user_spans.append((start, start + len(content)))
             else:
                 parts.append(self.assistant_prefix)
                 start = sum(len(p) for p in parts)
@@ -81,7 +90,7 @@ class ChatTemplate:
             if msgs and msgs[-1]["role"] == "assistant":
                 raise ChatFormatError("add_generation_prompt needs the conversation to end with a user turn")
             parts.append(self.assistant_prefix)
-        return RenderedChat("".join(parts), tuple(spans))
+        return RenderedChat("".join(parts), tuple(spans), tuple(user_spans))
 
 
 # Exactly the course's layouts. ChatML needs no BOS (SmolLM2 and Qwen use none).
@@ -178,8 +187,16 @@ def _render_with_tokenizer(messages, tokenizer, add_generation_prompt: bool) -> 
     msgs = validate_messages(messages)
     text = _apply(tokenizer, msgs, add_generation_prompt)
     eot = end_of_turn_for(TOKENIZER_TEMPLATE, tokenizer)
-    spans = []
+    spans, user_spans = [], []
     for i, m in enumerate(msgs):
+        if m["role"] == "user":
+            # The user's text follows everything the conversation before it renders to.
+            before = _apply(tokenizer, msgs[:i], False) if i else ""
+            at = text.find(m["content"], len(before) if text.startswith(before) else 0)
+            if at < 0:
+                raise ChatFormatError("user content not found verbatim in the tokenizer's rendering")
+            user_spans.append((at, at + len(m["content"])))
+            continue
         if m["role"] != "assistant":
             continue
         # Everything the generation prompt of msgs[:i] does not already hold is this turn.
@@ -195,7 +212,37 @@ def _render_with_tokenizer(messages, tokenizer, add_generation_prompt: bool) -> 
         if eot and upto.startswith(eot, end):
             end += len(eot)
         spans.append((start, end))
-    return RenderedChat(text, tuple(spans))
+    return RenderedChat(text, tuple(spans), tuple(user_spans))
+
+
+def encode_rendered(rendered: RenderedChat, tokenizer: Any) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+    """Token ids, character offsets and the token index where each user turn starts.
+
+    The template's own text is encoded with its special tokens; each user turn's content is encoded
+    on its own with ``split_special_tokens=True``, so "<|im_end|>" typed by a user stays plain text
+    (training and inference both encode this way). Nothing is added by the tokenizer: the named
+    templates carry their BOS text.
+    """
+    ids: list[int] = []
+    offsets: list[tuple[int, int]] = []
+    user_starts: list[int] = []
+    cuts = sorted(rendered.user_spans)
+    pos = 0
+    pieces = []
+    for start, end in cuts:
+        pieces += [(pos, start, False), (start, end, True)]
+        pos = end
+    pieces.append((pos, len(rendered.text), False))
+    for start, end, plain in pieces:
+        if plain:
+            user_starts.append(len(ids))
+        if end <= start:
+            continue
+        enc = tokenizer(rendered.text[start:end], add_special_tokens=False, return_offsets_mapping=True,
+                        split_special_tokens=plain)
+        ids += list(enc["input_ids"])
+        offsets += [(a + start, b + start) for a, b in enc["offset_mapping"]]
+    return ids, offsets, user_starts
 
 
 def end_of_turn_for(template: str, tokenizer: Any = None) -> str:

@@ -15,9 +15,7 @@ from .parser import MotionDefaults
 NODE_NAME = "llm_controller"
 
 # Kept short: every prompt token is prefill latency on a CPU. Training data uses this exact text.
-DEFAULT_SYSTEM_PROMPT = (
-    "You control a mobile robot. Answer with one action line: move, turn, arc, stop, query or reply."
-)
+DEFAULT_SYSTEM_PROMPT = "You control a mobile robot. Answer with one line of actions."
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,17 @@ PARAMS: tuple[ParamSpec, ...] = (
               choices=("auto", "chatml", "llama2", "llama3"), read_only=True),
     ParamSpec("system_prompt", DEFAULT_SYSTEM_PROMPT, "System message sent before every command; must match "
               "the one the adapter was trained with", read_only=True),
-    ParamSpec("max_new_tokens", 32, "Upper bound on generated tokens per command", "tokens", 1, 512),
+    ParamSpec("max_new_tokens", 64, "Upper bound on generated tokens per command (a 5-step plan needs about 40)",
+              "tokens", 1, 512),
+    ParamSpec("constrained_decoding", True, "Mask the model's output to the command's action grammar (llguidance): "
+              "every answer parses and copies its quantities from the command"),
+    ParamSpec("max_command_tokens", 128, "Longer commands (in tokens) are rejected before the model runs",
+              "tokens", 8, 4096),
+    ParamSpec("history_turns", 0, "Earlier (command, answer) turns that parsed, given to the model as context; "
+              "again/undo/continue work with any value", "turns", 0, 10),
+    ParamSpec("max_plan_steps", 20, "Most steps one plan may have; longer plans are rejected", "steps", 1, 100),
+    ParamSpec("max_plan_duration_s", 300.0, "Most time one plan may take, all steps together; longer plans are "
+              "rejected", "s", 1.0, 3600.0),
     ParamSpec("device", "auto", "Torch device: auto, cpu, cuda, cuda:N or mps", read_only=True),
     ParamSpec("dtype", "auto", "Weights dtype: auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16",
               choices=("auto", "float32", "bfloat16", "float16"), read_only=True),

@@ -32,17 +32,25 @@ class GenerationCancelled(GenerationError):
     """Generation was stopped early by a newer command or a stop."""
 
 
+class PromptTooLong(GenerationError):
+    """The command is longer, in tokens, than ``max_command_tokens``: rejected before any prefill."""
+
+
 @dataclass(frozen=True)
 class GenerationResult:
     text: str
     new_tokens: int = 0
     latency_s: float = 0.0
     first_token_s: float | None = None
+    forced_tokens: int = 0  # tokens the grammar forced, fed without a decoding step of their own
 
 
 class Generator(Protocol):
-    def generate(self, messages: Sequence[Mapping[str, str]], cancel: threading.Event | None = None) -> GenerationResult:
-        """Text of the next assistant turn; raise GenerationCancelled if ``cancel`` gets set."""
+    def generate(self, messages: Sequence[Mapping[str, str]], cancel: threading.Event | None = None,
+                 grammar: str | None = None) -> GenerationResult:
+        """Text of the next assistant turn; raise GenerationCancelled if ``cancel`` gets set.
+
+        ``grammar`` (a regex, see ``core.grammar``) constrains the answer where the backend can."""
         ...
 
 
@@ -59,7 +67,7 @@ class ScriptedGenerator:
         self.delay_s = delay_s
         self.calls: list[str] = []
 
-    def generate(self, messages, cancel=None) -> GenerationResult:
+    def generate(self, messages, cancel=None, grammar=None) -> GenerationResult:
         t0 = time.monotonic()
         user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         self.calls.append(user)

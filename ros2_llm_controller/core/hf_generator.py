@@ -23,12 +23,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .chat_templates import ChatFormatError, canonical_name, end_of_turn_for, generation_prompt
-from .generation import GenerationCancelled, GenerationError, GenerationResult, fold_shouting
+from .chat_templates import ChatFormatError, canonical_name, encode_rendered, end_of_turn_for, render
+from .generation import GenerationCancelled, GenerationError, GenerationResult, PromptTooLong, fold_shouting
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-# The user text is replaced by this marker to find where the shared prompt prefix ends.
-_USER_MARKER = "\u2063USER\u2063"
 _PREFIX_CACHE_SLOTS = 4  # system prompts whose prefix cache is kept (one in normal use)
 
 
@@ -76,7 +74,8 @@ class HFGenerator:
 
     def __init__(self, model: str, adapter: str | None = None, chat_template: str = "auto", device: str = "auto",
                  dtype: str = "auto", max_new_tokens: int = 32, merge_adapter: bool = True, do_sample: bool = False,
-                 temperature: float = 0.7, reuse_prefix_cache: bool = True, system_prompt: str | None = None):
+                 temperature: float = 0.7, reuse_prefix_cache: bool = True, system_prompt: str | None = None,
+                 max_command_tokens: int = 256, prefill_chunk_tokens: int = 32):
         if not model or not str(model).strip():
             raise GenerationError("no model given")
         if int(max_new_tokens) < 1:
@@ -95,10 +94,13 @@ class HFGenerator:
         self.temperature = float(temperature)
         self.reuse_prefix_cache = bool(reuse_prefix_cache)
         self.system_prompt = system_prompt
+        self.max_command_tokens = int(max_command_tokens)  # 0 = no bound
+        self.prefill_chunk_tokens = max(int(prefill_chunk_tokens), 1)
+        self._ll_tokenizer = None  # llguidance's view of the tokenizer, built on the first grammar
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
         self._lock = threading.Lock()  # one generation at a time: the model and the caches are shared
-        self._prefix_caches: OrderedDict[str, tuple[list[int], Any]] = OrderedDict()
+        self._prefix_caches: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self.load_s = 0.0
         t0 = time.monotonic()
         self.tokenizer = self._load_tokenizer()
@@ -118,7 +120,7 @@ class HFGenerator:
             raise GenerationError(str(exc)) from exc
         return cls(model, adapter=adapter, chat_template=cfg.chat_template, device=cfg.device, dtype=cfg.dtype,
                    max_new_tokens=cfg.max_new_tokens, merge_adapter=cfg.merge_adapter,
-                   system_prompt=cfg.system_prompt or None)
+                   system_prompt=cfg.system_prompt or None, max_command_tokens=cfg.max_command_tokens)
 
     # ---- loading ----
 
@@ -186,6 +188,7 @@ class HFGenerator:
                 raise GenerationError(f"end-of-turn marker {self.end_of_turn!r} is not a single token of this "
                                       f"tokenizer (template {self.template!r} does not fit the model)")
             ids.add(enc[0])
+        self._eot_id = enc[0] if self.end_of_turn else tok.eos_token_id
         for eos in (tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
             if isinstance(eos, int):
                 ids.add(eos)
@@ -193,30 +196,35 @@ class HFGenerator:
                 ids.update(int(e) for e in eos)
         self.stop_ids = frozenset(ids)
         self._max_positions = getattr(self.model.config, "max_position_embeddings", None)
+        self._vocab_size = self.model.get_output_embeddings().weight.shape[0]
 
     # ---- generation ----
 
     def generate(self, messages: Sequence[Mapping[str, str]], cancel: threading.Event | None = None,
-                 max_new_tokens: int | None = None) -> GenerationResult:
-        """The next assistant turn for ``messages``; raises GenerationCancelled when ``cancel`` is set."""
+                 max_new_tokens: int | None = None, grammar: str | None = None) -> GenerationResult:
+        """The next assistant turn for ``messages``; raises GenerationCancelled when ``cancel`` is set.
+
+        ``grammar``: a regex the answer must match (``core.grammar``); every token outside it is
+        masked (llguidance), and tokens the grammar forces are fed in one forward pass.
+        """
         import torch
 
         t0 = time.monotonic()
         limit = int(max_new_tokens or self.max_new_tokens)
         messages = fold_shouting(messages)
-        try:
-            prompt = generation_prompt(messages, self.template, self.tokenizer)
-        except ChatFormatError as exc:
-            raise GenerationError(f"cannot render the prompt: {exc}") from exc
-        ids = self.tokenizer.encode(prompt, add_special_tokens=False)  # named templates carry their own BOS
+        ids, user_start = self.encode_prompt(messages)
+        if self.max_command_tokens and len(ids) - user_start > self.max_command_tokens:
+            raise PromptTooLong(f"command is {len(ids) - user_start} tokens long (limit "
+                                f"{self.max_command_tokens})")
         if self._max_positions and len(ids) + limit > self._max_positions:
             raise GenerationError(f"prompt of {len(ids)} tokens + {limit} new tokens exceeds the model's "
                                   f"{self._max_positions} positions")
+        matcher = self._matcher(grammar) if grammar else None
         with self._lock:
             _check_cancel(cancel)
             try:
                 with torch.inference_mode():
-                    new_ids, first_token_s = self._decode(messages, ids, limit, cancel, t0)
+                    new_ids, first_token_s, forced = self._decode(ids, user_start, limit, cancel, t0, matcher)
             except GenerationCancelled:
                 raise
             except GenerationError:
@@ -224,29 +232,91 @@ class HFGenerator:
             except Exception as exc:  # OOM, device errors, shape errors from a broken model
                 raise GenerationError(f"generation failed: {type(exc).__name__}: {_short(exc)}") from exc
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
-        return GenerationResult(text, len(new_ids), time.monotonic() - t0, first_token_s)
+        return GenerationResult(text, len(new_ids), time.monotonic() - t0, first_token_s, forced)
 
-    def _decode(self, messages, ids: list[int], limit: int, cancel, t0: float) -> tuple[list[int], float]:
-        """Prefill (from the cached prefix when possible), then one token per forward pass."""
+    def encode_prompt(self, messages: Sequence[Mapping[str, str]]) -> tuple[list[int], int]:
+        """Prompt token ids (user text as plain text, as in training) and where the last user turn starts."""
+        try:
+            rendered = render(messages, self.template, self.tokenizer, add_generation_prompt=True)
+        except ChatFormatError as exc:
+            raise GenerationError(f"cannot render the prompt: {exc}") from exc
+        ids, _, user_starts = encode_rendered(rendered, self.tokenizer)
+        return ids, (user_starts[-1] if user_starts else 0)
+
+    def _ll(self):
+        """llguidance's view of the tokenizer (about 1 s to build: done by ``warmup``)."""
+        if self._ll_tokenizer is None:
+            import llguidance.hf
+
+            self._ll_tokenizer = llguidance.hf.from_tokenizer(self.tokenizer, n_vocab=self._vocab_size,
+                                                             eos_token=self._eot_id)
+        return self._ll_tokenizer
+
+    def _matcher(self, grammar: str):
+        """An llguidance matcher for ``grammar`` (a regex), built per command (about 2 ms)."""
+        import llguidance
+
+        self._ll()
+        matcher = llguidance.LLMatcher(self._ll_tokenizer, llguidance.LLMatcher.grammar_from_regex(grammar),
+                                       log_level=0)
+        if matcher.is_error():
+            raise GenerationError(f"invalid grammar: {matcher.get_error()}")
+        return matcher
+
+    def _decode(self, ids: list[int], user_start: int, limit: int, cancel, t0: float, matcher=None):
+        """Prefill (from the cached prefix, in cancellable chunks), then decode; with a matcher, mask
+        the logits and feed forced tokens together (jump-forward)."""
         import torch
 
-        cache, start = self._cache_for(messages, ids)
+        cache, start = self._cache_for(ids, user_start)
         model = self.model
-        feed = torch.tensor([ids[start:]], device=self.device)
+        # Prefill what the cache does not hold in chunks: cancel is checked between them, so a long
+        # command cannot hold the model for seconds after a newer one arrived.
+        rest = ids[start:]
+        while len(rest) > self.prefill_chunk_tokens:
+            chunk, rest = rest[:self.prefill_chunk_tokens], rest[self.prefill_chunk_tokens:]
+            cache = model(input_ids=torch.tensor([chunk], device=self.device), past_key_values=cache,
+                          use_cache=True, logits_to_keep=1).past_key_values
+            _check_cancel(cancel)
+        feed = torch.tensor([rest], device=self.device)
         out_ids: list[int] = []
-        first_token_s = 0.0
-        for step in range(limit):
+        first_token_s, forced = 0.0, 0
+        bitmask = None
+        if matcher is not None:
+            import llguidance.torch as llt
+
+            bitmask = llt.allocate_token_bitmask(1, self._ll_tokenizer.vocab_size)
+        while len(out_ids) < limit:
             out = model(input_ids=feed, past_key_values=cache, use_cache=True, logits_to_keep=1)
             cache = out.past_key_values
-            next_id = self._pick(out.logits[0, -1])
-            if step == 0:
+            logits = out.logits[0, -1]
+            if matcher is not None:
+                llt.fill_next_token_bitmask(matcher, bitmask, 0)
+                logits = logits[: self._ll_tokenizer.vocab_size].unsqueeze(0).float()
+                llt.apply_token_bitmask_inplace(logits, bitmask)
+                logits = logits[0]
+            next_id = self._pick(logits)
+            if not out_ids:
                 first_token_s = time.monotonic() - t0
             _check_cancel(cancel)
             if next_id in self.stop_ids:
                 break
             out_ids.append(next_id)
-            feed = torch.tensor([[next_id]], device=self.device)
-        return out_ids, first_token_s
+            step = [next_id]
+            if matcher is not None:
+                if not matcher.consume_token(next_id):
+                    raise GenerationError(f"grammar rejected token {next_id}: {matcher.get_error()}")
+                if matcher.is_stopped():
+                    break
+                ff = list(matcher.compute_ff_tokens())[: max(limit - len(out_ids), 0)]
+                if ff and matcher.consume_tokens(ff):  # True when all were taken
+                    out_ids += ff
+                    step += ff
+                    forced += len(ff)
+                    if matcher.is_stopped():
+                        break
+            feed = torch.tensor([step], device=self.device)
+        return out_ids, first_token_s, forced
 
     def _pick(self, logits) -> int:
         import torch
@@ -258,62 +328,39 @@ class HFGenerator:
 
     # ---- prefix cache ----
 
-    def _cache_for(self, messages, ids: list[int]):
-        """A fresh cache holding the shared prompt prefix, and how many of ``ids`` it covers."""
-        if not self.reuse_prefix_cache:
+    def _cache_for(self, ids: list[int], user_start: int):
+        """A fresh cache holding ``ids[:user_start]`` (system prompt and history), and its length.
+
+        The prefix is encoded apart from the user's text (``encode_rendered``), so its tokens never
+        depend on what the user typed and the cache always applies.
+        """
+        if not self.reuse_prefix_cache or user_start <= 0:
             return None, 0
-        prefix = self._prefix_text(messages)
-        if prefix is None:
-            return None, 0
-        entry = self._prefix_caches.get(prefix)
-        if entry is None:
-            entry = self._build_prefix(prefix)
-            self._prefix_caches[prefix] = entry
+        key = tuple(ids[:user_start])
+        cache = self._prefix_caches.get(key)
+        if cache is None:
+            import torch
+
+            cache = self.model(input_ids=torch.tensor([list(key)], device=self.device), use_cache=True,
+                               logits_to_keep=1).past_key_values
+            self._prefix_caches[key] = cache
             while len(self._prefix_caches) > _PREFIX_CACHE_SLOTS:
                 self._prefix_caches.popitem(last=False)
         else:
-            self._prefix_caches.move_to_end(prefix)
-        prefix_ids, cache = entry
-        n = len(prefix_ids)
-        # Tokenisation may merge across the boundary; then the cache does not apply and we prefill it all.
-        if n == 0 or n >= len(ids) or ids[:n] != prefix_ids:
-            return None, 0
-        return copy.deepcopy(cache), n
-
-    def _prefix_text(self, messages) -> str | None:
-        """The rendered prompt up to where the last user message's text starts."""
-        msgs = [dict(m) for m in messages]
-        if not msgs or msgs[-1].get("role") != "user":
-            return None
-        msgs[-1]["content"] = _USER_MARKER
-        try:
-            text = generation_prompt(msgs, self.template, self.tokenizer)
-        except ChatFormatError:
-            return None
-        at = text.find(_USER_MARKER)
-        return text[:at] if at > 0 else None
-
-    def _build_prefix(self, prefix: str) -> tuple[list[int], Any]:
-        import torch
-
-        prefix_ids = self.tokenizer.encode(prefix, add_special_tokens=False)
-        if not prefix_ids:
-            return prefix_ids, None
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([prefix_ids], device=self.device), use_cache=True,
-                             logits_to_keep=1)
-        return prefix_ids, out.past_key_values
+            self._prefix_caches.move_to_end(key)
+        return copy.deepcopy(cache), user_start
 
     # ---- helpers for the node and the benchmarks ----
 
     def warmup(self, command: str = "stop") -> GenerationResult:
-        """One short generation: builds the prefix cache and wakes up the kernels."""
+        """One short constrained generation: builds the prefix cache and llguidance's tokenizer, and
+        wakes up the kernels."""
         msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])
-        return self.generate(msgs + [{"role": "user", "content": command}], max_new_tokens=2)
+        return self.generate(msgs + [{"role": "user", "content": command}], max_new_tokens=2,
+                             grammar="(?:stop|query battery)")
 
     def prompt_tokens(self, messages: Sequence[Mapping[str, str]]) -> int:
-        return len(self.tokenizer.encode(generation_prompt(messages, self.template, self.tokenizer),
-                                         add_special_tokens=False))
+        return len(self.encode_prompt(messages)[0])
 
     def describe(self) -> dict:
         return {

@@ -28,7 +28,7 @@ ANGLE_RAD = {
 }
 TIME_S = {
     "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
-    "ms": 0.001, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "ms": 0.001, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0,
 }
 LINEAR_SPEED_MPS = {f"{u}/s": f for u, f in LENGTH_M.items() if len(u) <= 2}
 LINEAR_SPEED_MPS.update({"km/h": 1000 / 3600, "kph": 1000 / 3600, "mph": 1609.344 / 3600})

@@ -1,0 +1,157 @@
+"""The action grammar of one command: language v2 (``language.py``) with the command's own
+quantities, direction words and place words as the only ones the model may write.
+
+Built per command from its normalised text, as one regular expression. It serves twice:
+
+* generation: ``constraint.py`` hands it to llguidance, which masks every token that would leave
+  the language, so every answer parses by construction;
+* data: ``check_answer`` tells the dataset builder whether an answer is one the model could
+  produce for that command (the copy constraint holds for every training example).
+
+The copy constraint: every quantity in an answer comes from the command ("1 m/s" in the command
+allows "at 1 m/s", not "1 m"; a bare number may take the slot's default unit), or is a named
+angle (90/180/360 deg). Direction words: when the command has words for one axis, the answer
+may use only those words and their synonyms, so "head straight on" cannot become "move back".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .language import (ANGULAR_SIGN, BACKWARD_WORDS, DEFAULT_UNIT, FORWARD_WORDS, LEFT_WORDS, LINEAR_SIGN,
+                       MAX_COUNT, MAX_PLACE_WORDS, NAMED_ANGLES, RIGHT_WORDS, Query, Reason)
+from .normalise import normalise, quantities
+
+_ARTICLES = frozenset({"the", "a", "an"})
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What an answer to one command may contain."""
+
+    lengths: tuple[str, ...]
+    angles: tuple[str, ...]
+    times: tuple[str, ...]
+    linear_speeds: tuple[str, ...]
+    angular_speeds: tuple[str, ...]
+    counts: tuple[str, ...]
+    places: tuple[str, ...]
+    linear_dirs: tuple[str, ...]
+    angular_dirs: tuple[str, ...]
+
+
+def _dirs(words: set[str], classes: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    present = [c for c in classes if words & set(c)]
+    return tuple(w for c in (present or classes) for w in c)
+
+
+def slots_for(normalised: str) -> Slots:
+    """The slots of a normalised command (see ``normalise.normalise``)."""
+    qs = quantities(normalised)
+
+    def of(kind: str, default: str | None = None) -> list[str]:
+        out = [q.text for q in qs if q.kind == kind]
+        if default:
+            out += [f"{q.text} {default}" for q in qs if q.kind == "number"]
+        return out
+
+    angles = of("angle", DEFAULT_UNIT["angle"]) + list(NAMED_ANGLES)
+    counts = [q.text for q in qs if q.kind == "number" and q.value.is_integer() and 2 <= q.value <= MAX_COUNT]
+    words = [w for w in _WORD.findall(normalised)]
+    content = [w for w in words if w not in _ARTICLES]
+    places = {" ".join(content[i:i + n]) for n in range(1, MAX_PLACE_WORDS + 1) for i in range(len(content) - n + 1)}
+    wordset = set(words)
+    return Slots(
+        lengths=_unique(of("length", DEFAULT_UNIT["length"])),
+        angles=_unique(angles),
+        times=_unique(of("time", DEFAULT_UNIT["time"])),
+        linear_speeds=_unique(of("linear_speed")),
+        angular_speeds=_unique(of("angular_speed")),
+        counts=_unique(counts),
+        places=tuple(sorted(places)),
+        linear_dirs=_dirs(wordset, (FORWARD_WORDS, BACKWARD_WORDS)),
+        angular_dirs=_dirs(wordset, (LEFT_WORDS, RIGHT_WORDS)),
+    )
+
+
+def _unique(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _alt(items) -> str | None:
+    items = list(items)
+    if not items:
+        return None
+    return "(?:" + "|".join(re.escape(i) for i in sorted(items, key=len, reverse=True)) + ")"
+
+
+def _opt(prefix: str, alt: str | None) -> str:
+    return f"(?:{re.escape(prefix)}{alt})?" if alt else ""
+
+
+def _amount(amount: str | None, time: str | None, speed: str | None) -> str:
+    """How much of a move or turn: an amount with a time or a speed, a time with a speed, a speed
+    alone, or nothing (never all three: that would be over-determined)."""
+    options = []
+    if amount:
+        tail = [f" for {time}"] * bool(time) + [f" at {speed}"] * bool(speed)
+        options.append(f" {amount}" + (f"(?:{'|'.join(tail)})?" if tail else ""))
+    if time:
+        options.append(f" for {time}" + _opt(" at ", speed))
+    if speed:
+        options.append(f" at {speed}")
+    return f"(?:{'|'.join(options)})?" if options else ""
+
+
+def answer_regex(slots: Slots) -> str:
+    """The answers allowed for ``slots``, as a regex in the common subset of Python's ``re`` and
+    Rust's ``regex`` (llguidance): literals, groups, alternation, ``?`` and ``*``."""
+    ldir, adir = _alt(slots.linear_dirs), _alt(slots.angular_dirs)
+    length, angle, time = _alt(slots.lengths), _alt(slots.angles), _alt(slots.times)
+    lspeed, aspeed, count = _alt(slots.linear_speeds), _alt(slots.angular_speeds), _alt(slots.counts)
+    place = _alt(slots.places)
+    bases = [
+        f"move {ldir}{_amount(length, time, lspeed)}",
+        f"turn {adir}{_amount(angle, time, aspeed)}",
+        f"circle {adir}{_opt(' ', length)}",
+    ]
+    if length:
+        bases += [f"arc {ldir} {length} {adir} {angle}", f"square {length}{_opt(' ', adir)}"]
+    if place:
+        bases.append(f"go to {place}")
+    if time:
+        bases.append(f"wait {time}")
+    step = "(?:" + "|".join(bases) + ")" + _opt(" x", count)
+    plan = _opt("repeat ", f"{count}: " if count else None) + f"{step}(?:; {step})*"
+    others = [
+        "stop",
+        "query (?:" + "|".join(q.value for q in Query) + ")",
+        "again" + _opt(" x", count), "undo", "continue",
+        "reply (?:" + "|".join(r.value for r in Reason) + ")",
+    ]
+    return "(?:" + "|".join([plan] + others) + ")"
+
+
+@lru_cache(maxsize=256)
+def regex_for_command(command: str) -> str:
+    """The answer regex of a raw command (normalised here)."""
+    return answer_regex(slots_for(normalise(command)))
+
+
+def check_answer(command: str, answer: str) -> str | None:
+    """None when the grammar of ``command`` accepts ``answer``; otherwise why not."""
+    rx = regex_for_command(command)
+    if re.fullmatch(rx, answer):
+        return None
+    slots = slots_for(normalise(command))
+    for q in re.findall(r"\d+(?:\.\d+)? [a-z/]+", answer):
+        if not any(q in s for s in (slots.lengths, slots.angles, slots.times, slots.linear_speeds,
+                                    slots.angular_speeds)):
+            return f"quantity {q!r} is not in the command"
+    for w in re.findall(r"\b[a-z]+\b", answer):
+        if w in LINEAR_SIGN and w not in slots.linear_dirs or w in ANGULAR_SIGN and w not in slots.angular_dirs:
+            return f"direction {w!r} contradicts the command's direction words"
+    return "not in the action grammar"
