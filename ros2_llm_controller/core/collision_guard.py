@@ -235,6 +235,14 @@ class CollisionGuard:
             # Only points the inflated footprint can reach within the horizon matter.
             reach = fp.max_radius_m + limit_m + abs(v) * horizon
             pts = pts[np.einsum("ij,ij->i", pts, pts) <= reach * reach]
+            # ... and that lie in the band the footprint sweeps: within r_max + limit of the line
+            # (or circle) base_link runs along. Cheap per point; spares the per-sample work below.
+            band = fp.max_radius_m + limit_m
+            if abs(w) * horizon < 1e-6:  # straight, give or take the sagitta of so slight a turn
+                pts = pts[np.abs(pts[:, 1]) <= band + abs(v) * horizon * abs(w) * horizon]
+            else:
+                rho = v / w  # signed turning radius; the centre of the turn is (0, rho)
+                pts = pts[np.abs(np.hypot(pts[:, 0], pts[:, 1] - rho) - abs(rho)) <= band]
         if pts.shape[0] == 0:
             return GuardResult(GuardReason.CLEAR, v, w, 1.0)
         t = dt * np.arange(n + 1)
@@ -246,10 +254,20 @@ class CollisionGuard:
         px, py = pts[:, 0:1], pts[:, 1:2]  # (M, 1) against (n + 1,) samples
         if fp.radius_m is not None:  # a centred circle: rotation does not matter
             d = np.hypot(px - cx, py - cy) - fp.radius_m
-        else:  # points in the robot frame at each sample
-            c, s = np.cos(th), np.sin(th)
+        else:
+            # Exact distances only where the inflated polygon can be, within r_max + limit of
+            # base_link (a rotation keeps that distance); elsewhere +inf stands for "beyond the limit".
             rx, ry = px - cx, py - cy
-            d = fp.signed_distance(c * rx + s * ry, -s * rx + c * ry)
+            near = rx * rx + ry * ry <= (fp.max_radius_m + limit_m) ** 2
+            keep = near.any(axis=1)
+            if not keep.any():
+                return GuardResult(GuardReason.CLEAR, v, w, 1.0)
+            pts, rx, ry, near = pts[keep], rx[keep], ry[keep], near[keep]
+            rows, cols = np.nonzero(near)
+            c, s = np.cos(th[cols]), np.sin(th[cols])
+            x, y = rx[rows, cols], ry[rows, cols]
+            d = np.full(near.shape, np.inf)
+            d[rows, cols] = fp.signed_distance(c * x + s * y, -s * x + c * y)
         d0 = d[:, 0:1]
         inside = d0 <= limit_m  # already too close: may not come closer, may leave
         blocked = np.where(inside, d[:, 1:] < d0 - _CLOSER_TOL_M, d[:, 1:] <= limit_m)
