@@ -14,7 +14,11 @@ Guarantees (the property tests check them):
   samples too: each sample is checked against the margin plus the farthest any footprint point can
   move in half a step (``(|v| + |w| * r_max) * step / 2``);
 - a point already inside the inflated footprint (the robot stopped near it, or it appeared there)
-  blocks only a motion that brings it closer at a sample: the robot can back away or turn away;
+  blocks only a motion that brings it closer at a sample: the robot can back away or turn away.
+  Between samples such a point may come closer by at most that half-step allowance (for a circle,
+  |v| * step / 2: 1.25 cm at 0.5 m/s and the default 0.05 s step), which the margin absorbs;
+- the stop is a real one: the scale keeps to the last sample before contact, so once the first
+  step would reach the margin the scale is 0 (Nav2's time-ratio would keep creeping forward);
 - a circular footprint centred on base_link turning in place sweeps nothing, so it always may;
   a polygon's corners sweep an annulus, and that is checked.
 

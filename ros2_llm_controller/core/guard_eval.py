@@ -28,7 +28,14 @@ from .motion import MotionPlan
 from .parser import MotionDefaults, parse_action
 from .sim import Circle, DiffDriveSim, World
 
-DEFAULT_SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "guard_scenarios.yaml"
+
+
+def default_scenarios_path() -> Path:
+    """config/guard_scenarios.yaml from the source tree, or from the installed share/ folder."""
+    name = Path("config") / "guard_scenarios.yaml"
+    candidates = [Path(__file__).resolve().parents[2] / name,
+                  Path(sys.prefix) / "share" / "ros2_llm_controller" / name]
+    return next((c for c in candidates if c.is_file()), candidates[0])
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,8 @@ class RunResult:
     reasons: dict = field(default_factory=dict)
 
 
-def load_scenarios(path: str | Path = DEFAULT_SCENARIOS) -> list[Scenario]:
-    doc = yaml.safe_load(Path(path).read_text())
+def load_scenarios(path: str | Path | None = None) -> list[Scenario]:
+    doc = yaml.safe_load(Path(path or default_scenarios_path()).read_text())
     d = doc.get("defaults", {})
     out = []
     for s in doc["scenarios"]:
@@ -133,7 +140,7 @@ def evaluate(scenarios: list[Scenario], params: GuardParams | None = None) -> li
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenarios", type=Path, default=DEFAULT_SCENARIOS)
+    ap.add_argument("--scenarios", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None, help="write guard_eval.json here")
     args = ap.parse_args(argv)
     scenarios = load_scenarios(args.scenarios)
