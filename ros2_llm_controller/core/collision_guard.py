@@ -18,7 +18,7 @@ Guarantees (the property tests check them):
   Between samples such a point may come closer by at most that half-step allowance (for a circle,
   |v| * step / 2: 1.25 cm at 0.5 m/s and the default 0.05 s step), which the margin absorbs;
 - the stop is a real one: the scale keeps to the last sample before contact, so once the first
-  step would reach the margin the scale is 0 (Nav2's time-ratio would keep creeping forward);
+  step would reach the margin the scale is 0 (a ratio of the time to contact stays above 0 up to contact);
 - a circular footprint centred on base_link turning in place sweeps nothing, so it always may;
   a polygon's corners sweep an annulus, and that is checked.
 
