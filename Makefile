@@ -21,13 +21,17 @@ help:
 
 setup: $(VENV)/.deps-done $(VENV)/.pkg-done $(MODEL_DIR)/config.json
 
-$(VENV)/.deps-done: requirements/base.txt requirements/dev.txt requirements/ros.txt
+$(VENV)/.deps-done: requirements/base.txt requirements/dev.txt requirements/ros.txt requirements/nav2-build.txt \
+		interfaces/nav2_msgs/action/NavigateToPose.action scripts/build_nav2_msgs.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements/base.txt -r requirements/dev.txt
 	@if $(PY) -c 'import rclpy, geometry_msgs.msg, std_msgs.msg, nav_msgs.msg, sensor_msgs.msg' 2>/dev/null; then \
 	  echo "rclpy and messages already importable (sourced ROS 2 or earlier install): skipping ROS wheels"; \
 	else $(PIP) install -q -r requirements/ros.txt; fi
+	# nav2_msgs is not on PyPI: build NavigateToPose's interfaces from the upstream file (about 30 s).
+	@if $(PY) -c 'import nav2_msgs.action' 2>/dev/null; then echo "nav2_msgs already importable"; \
+	else scripts/build_nav2_msgs.sh $(VENV); fi
 	touch $@
 
 # A real (non-editable) install: editable installs skip data_files, so `ros2 launch` could not find the package.
