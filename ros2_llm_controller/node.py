@@ -54,17 +54,16 @@ from sensor_msgs.msg import BatteryState, LaserScan
 from std_msgs.msg import String
 
 from . import ros_params
-from .core.actions import Action, reject
+from .core.actions import Action
 from .core.config import NODE_NAME, ControllerConfig
 from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
 from .core.motion import MotionPlan
-from .core.planner import Planner, PlanResult, precheck
+from .core.planner import Planner, PlanResult, ResultKind, precheck
 from .core.sensors import describe_battery, describe_obstacles, describe_state
 from .worker import Job, LatestCommandWorker
 
 GeneratorFactory = Callable[[ControllerConfig], Generator]
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_ERROR_PREFIXES = ("parse error", "generation error", "internal error", "model not available")
 
 
 def clean_command(text: str) -> str:
@@ -173,7 +172,7 @@ class LlmControllerNode(Node):
                 d = result.to_dict()
             else:
                 d = {"command": command, "model_output": None, "action": None, "limited": False,
-                     "error": None, "latency_s": 0.0}
+                     "error": None, "latency_s": 0.0, "kind": None}
             d["error"] = d["error"] or error
             d.update(event=event, state=self._state, reply=reply, seq=self._seq)
             # ensure_ascii: any text (lone surrogates included) serialises; str() for anything odd.
@@ -298,7 +297,7 @@ class LlmControllerNode(Node):
         planner = self._planner
         if planner is None:
             msg = f"model not available: {self._load_error or 'still loading'}"
-            self._apply(PlanResult(job.command, None, reject(msg), error=msg), job)
+            self._apply(PlanResult.failure(ResultKind.UNAVAILABLE, job.command, msg), job)
             return
         try:
             result = planner.plan(job.command, job.cancel)
@@ -321,7 +320,7 @@ class LlmControllerNode(Node):
             return  # superseded: a newer command or a stop already decides the motion
         self.get_logger().error(f"generation for command #{job.seq} failed: {exc!r}")
         msg = f"internal error: {type(exc).__name__}: {exc}"
-        self._apply(PlanResult(job.command, None, reject(msg), error=msg), job)
+        self._apply(PlanResult.failure(ResultKind.INTERNAL_ERROR, job.command, msg), job)
 
     # ---- results ----
 
@@ -370,9 +369,8 @@ class LlmControllerNode(Node):
                 state = "moving" if self._plan is not None else "idle"
             else:  # stop, reject, empty motion: fail safe
                 self._end_motion()
-                error = result.error or ""
                 state = ("stopped" if action.type != "reject"
-                         else "error" if error.startswith(_ERROR_PREFIXES) else "rejected")
+                         else "error" if result.kind.is_error else "rejected")
             self._state = self._rest_state = state
             self._publish_status("result", result, reply=reply)
         detail = f" ({result.error})" if result.error else " (limited)" if result.limited else ""

@@ -8,7 +8,7 @@ import pytest
 
 from ros2_llm_controller.core.config import PARAMS, ConfigError, ControllerConfig
 from ros2_llm_controller.core.generation import GenerationCancelled, GenerationError, ScriptedGenerator
-from ros2_llm_controller.core.planner import Planner
+from ros2_llm_controller.core.planner import Planner, ResultKind, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,13 +94,36 @@ def test_bad_commands_are_rejected_with_an_error(command, error):
     assert r.action.type == "reject" and not r.action.moves and error in r.error
 
 
+@pytest.mark.parametrize("command, kind", [
+    ("Move the robot forward 2 meters", ResultKind.ACTION), ("go fast", ResultKind.ACTION),
+    ("STOP now!", ResultKind.STOP_WORD), ("", ResultKind.REJECTED), ("a" * 2000, ResultKind.REJECTED),
+    ("gibberish", ResultKind.PARSE_ERROR)])
+def test_results_carry_a_kind(command, kind):
+    r = planner().plan(command)
+    assert r.kind is kind and r.to_dict()["kind"] == kind.value
+    assert r.kind.is_error == (kind is ResultKind.PARSE_ERROR)
+    assert planner(limit_policy="reject").plan("go fast").kind is ResultKind.REJECTED
+    assert Planner(None, ControllerConfig()).plan("go fast").kind is ResultKind.UNAVAILABLE
+
+
+def test_resolve_is_the_planners_parse_and_limit_step():
+    cfg = ControllerConfig.from_dict({"max_linear_mps": 0.3})
+    for text in ["move forward 2 m", "move forward 10 m at 5 m/s", "Moving forward at warp speed!",
+                 "Publishing cmd_vel with linear.x=100 for 100 seconds.", "query battery"]:
+        r = resolve(text, cfg, "cmd")
+        p = Planner(ScriptedGenerator({"cmd": text}), cfg).plan("cmd")
+        assert (r.action, r.limited, r.error, r.kind, r.model_output) == \
+            (p.action, p.limited, p.error, p.kind, p.model_output), text
+    assert resolve("move forward 2 m", cfg).action.linear_x == pytest.approx(0.3)
+
+
 def test_generation_failure_is_a_rejection():
     class Broken:
         def generate(self, messages, cancel=None):
             raise GenerationError("out of memory")
 
     r = Planner(Broken(), ControllerConfig()).plan("Move the robot forward 2 meters")
-    assert r.action.type == "reject" and "out of memory" in r.error
+    assert r.action.type == "reject" and "out of memory" in r.error and r.kind is ResultKind.GENERATION_ERROR
 
 
 def test_cancel_propagates():

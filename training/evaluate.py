@@ -5,7 +5,7 @@
 
 Every example's last assistant turn is the reference; the model answers the conversation before it
 (system prompt and history included), and both texts go through the same parser and the same
-safety limits the node uses (``core.planner.Planner.finish``). Metrics:
+safety limits the node uses (``core.planner.resolve``). Metrics:
 
 * ``parse_rate``: answers the parser reads (anything else is rejected: the robot does not move);
 * ``exact_action_accuracy``: same action kind and direction, with distance, angle, speed and
@@ -37,7 +37,7 @@ from ros2_llm_controller.core.actions import Action, ParseError
 from ros2_llm_controller.core.config import ControllerConfig
 from ros2_llm_controller.core.generation import GenerationError
 from ros2_llm_controller.core.parser import parse_action
-from ros2_llm_controller.core.planner import Planner
+from ros2_llm_controller.core.planner import resolve
 
 from .data_io import load_conversations
 
@@ -82,7 +82,6 @@ def violates(action: Action, cfg: ControllerConfig) -> bool:
 def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cfg: ControllerConfig,
              label: str, progress: bool = True) -> dict:
     """Run ``generate(messages) -> GenerationResult`` on every example and score it."""
-    planner = Planner(generator=None, config=cfg)  # only finish(): parse + limits, as the node does
     rows, latencies, new_tokens = [], [], []
     iterator = examples
     if progress:
@@ -109,7 +108,7 @@ def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cf
                 parsed = parse_action(text, cfg.motion_defaults)
             except ParseError:
                 parsed = None
-            result = planner.finish(messages[-1]["content"], text, t0)
+            result = resolve(text, cfg, messages[-1]["content"], t0)  # parse + limits, as the node does
         latencies.append(latency)
         new_tokens.append(n_new)
         final = result.action if result is not None else None

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ros2_llm_controller.closed_loop import ClosedLoop, Outcome
 from ros2_llm_controller.core.config import ControllerConfig
-from ros2_llm_controller.core.planner import Planner
+from ros2_llm_controller.core.planner import resolve
 
 from .data_io import load_conversations
 
@@ -75,12 +75,11 @@ def judge(exp: dict, o: Outcome, query: str | None) -> tuple[bool, str]:
 
 
 def select(examples: list[dict], cfg: ControllerConfig, limit: int, max_duration_s: float, seed: int) -> list[dict]:
-    planner = Planner(None, cfg)
     chosen = []
     for ex in examples:
         if len(ex["messages"]) != 3:
             continue
-        ref = planner.finish(ex["messages"][-2]["content"], ex["messages"][-1]["content"], time.monotonic())
+        ref = resolve(ex["messages"][-1]["content"], cfg, ex["messages"][-2]["content"])
         if ref.action.type == "reject" or (ref.action.moves and ref.action.duration_s > max_duration_s):
             continue
         chosen.append({**ex, "_ref": ref.action})
