@@ -184,9 +184,13 @@ class LlmControllerNode(Node):
         self._plan = MotionPlan.from_action(action, self.config.rate_hz)
         self._plan_t0, self._plan_command = time.monotonic(), command
         self._publish_velocity(*self._plan.velocity_at(0.0))
-        self._timer.timer_period_ns = int(1e9 / self.config.rate_hz)  # undo a shortened last period
-        self._timer.reset()
+        self._arm_timer(self._plan.next_period_s(0.0))  # a motion shorter than a period ends on time too
         self._wake.trigger()
+
+    def _arm_timer(self, period_s: float) -> None:
+        """Next tick ``period_s`` from now (a period changed from the timer's, or a (re)start)."""
+        self._timer.timer_period_ns = int(period_s * 1e9)
+        self._timer.reset()
 
     def _end_motion(self) -> None:
         """Drop the current motion (if any) and publish zero."""
@@ -234,12 +238,11 @@ class LlmControllerNode(Node):
             elapsed_s = time.monotonic() - self._plan_t0
             if not self._plan.done(elapsed_s):
                 self._publish_velocity(*self._plan.velocity_at(elapsed_s))
-                remaining_s = self._plan.duration_s - elapsed_s
-                if remaining_s < 1.0 / self.config.rate_hz:
-                    # End on time: the zero goes out at the plan's end, not up to one period later
-                    # (50 ms at 0.5 m/s is 2.5 cm: a quarter of a 10 cm move).
-                    self._timer.timer_period_ns = max(int(remaining_s * 1e9), 1_000_000)
-                    self._timer.reset()
+                # End on time: the zero goes out at the plan's end, not up to one period later
+                # (50 ms at 0.5 m/s is 2.5 cm: a quarter of a 10 cm move).
+                period_ns = int(self._plan.next_period_s(elapsed_s) * 1e9)
+                if period_ns != self._timer.timer_period_ns:
+                    self._arm_timer(period_ns / 1e9)
                 return
             self._end_motion()
             self._rest_state = "idle"
@@ -266,16 +269,38 @@ class LlmControllerNode(Node):
                 self._planner = Planner(self._generator, cfg)
             if cfg.rate_hz != old.rate_hz:
                 self._timer.timer_period_ns = int(1e9 / cfg.rate_hz)
-            lim = cfg.limits
-            if self._plan is not None and (abs(self._plan.linear_x) > lim.max_linear_mps
-                                           or abs(self._plan.angular_z) > lim.max_angular_rps):
-                command = self._plan_command
-                self._end_motion()
-                self._state = self._rest_state = "stopped"
-                self._publish_status("halt", command=command,
-                                     error="motion stopped: it exceeds the new safety limits")
+            self._recheck_motion(cfg)
         changed = ", ".join(f"{p.name}={p.value!r}" for p in params)
         self.get_logger().info(f"parameters changed: {changed}")
+
+    def _recheck_motion(self, cfg: ControllerConfig) -> None:
+        """New limits apply to the running motion too (caller holds the lock).
+
+        A speed over a new limit stops the motion. A lower ``max_duration_s`` is measured from the
+        motion's start: past it, the motion stops now; before it, the motion ends at start + limit.
+        """
+        plan, lim = self._plan, cfg.limits
+        if plan is None:
+            return
+        elapsed_s = time.monotonic() - self._plan_t0
+        why = None
+        if abs(plan.linear_x) > lim.max_linear_mps or abs(plan.angular_z) > lim.max_angular_rps:
+            why = "it exceeds the new safety limits"
+        elif plan.duration_s > lim.max_duration_s:
+            if elapsed_s >= lim.max_duration_s:
+                why = (f"it has run {elapsed_s:.2f} s, over the new max_duration_s={lim.max_duration_s:g} s")
+            else:
+                self._plan = plan.with_duration(lim.max_duration_s)
+                self.get_logger().warning(f"motion shortened to the new max_duration_s={lim.max_duration_s:g} s")
+                if self._plan.next_period_s(elapsed_s) < self._plan.period_s:
+                    self._arm_timer(self._plan.next_period_s(elapsed_s))
+        if plan.rate_hz != cfg.rate_hz and self._plan is not None:
+            self._plan = MotionPlan(self._plan.linear_x, self._plan.angular_z, self._plan.duration_s, cfg.rate_hz)
+        if why is not None:
+            command = self._plan_command
+            self._end_motion()
+            self._state = self._rest_state = "stopped"
+            self._publish_status("halt", command=command, error=f"motion stopped: {why}")
 
     # ---- generation thread ----
 

@@ -27,6 +27,34 @@ def test_bad_values_are_refused(bad):
         ControllerConfig.from_dict(bad)
 
 
+@pytest.mark.parametrize("rate_hz, ok", [(1.0, False), (2.0, False), (4.99, False), (5.0, True), (200.0, True)])
+def test_rate_floor_keeps_a_stream_alive_at_a_half_second_timeout(rate_hz, ok):
+    """Below 5 Hz, one lost message leaves no next message inside diff_drive_controller's 0.5 s timeout."""
+    if ok:
+        assert ControllerConfig.from_dict({"rate_hz": rate_hz}).rate_hz == rate_hz
+        assert 2 / rate_hz <= 0.5  # two periods fit in the receiver's timeout
+    else:
+        with pytest.raises(ConfigError, match="rate_hz"):
+            ControllerConfig.from_dict({"rate_hz": rate_hz})
+
+
+@pytest.mark.parametrize("limit, ceiling, value", [("max_linear_mps", "hard_max_linear_mps", 2.0),
+                                                   ("max_angular_rps", "hard_max_angular_rps", 3.0),
+                                                   ("max_duration_s", "hard_max_duration_s", 60.0)])
+def test_limits_never_exceed_their_read_only_ceilings(limit, ceiling, value):
+    from ros2_llm_controller.core.config import PARAM_SPECS
+
+    assert PARAM_SPECS[ceiling].read_only and not PARAM_SPECS[limit].read_only
+    with pytest.raises(ConfigError, match=ceiling):
+        ControllerConfig.from_dict({limit: value})
+    with pytest.raises(ConfigError, match=ceiling):
+        ControllerConfig().with_(**{limit: value})
+    cfg = ControllerConfig.from_dict({ceiling: value, limit: value})  # raised at launch: allowed
+    assert getattr(cfg, limit) == value
+    with pytest.raises(ConfigError):
+        cfg.with_(**{ceiling: value / 4})  # a ceiling below the current limit
+
+
 def test_params_have_descriptions_and_ranges():
     names = [p.name for p in PARAMS]
     assert len(names) == len(set(names))
