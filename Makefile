@@ -44,7 +44,7 @@ run: setup
 
 # The README's main job: simulator + controller + the course's commands, with odometry and a trajectory plot.
 demo: setup
-	$(PY) -m ros2_llm_controller.demo --params-file config/controller.yaml --out reports/demo
+	$(PY) -m ros2_llm_controller.sim.demo --params-file config/controller.yaml --out reports/demo
 
 test: setup
 	$(PY) -m pytest test -q -p no:cacheprovider

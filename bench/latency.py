@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ros2_llm_controller.closed_loop import ClosedLoop  # noqa: E402
+from ros2_llm_controller.sim.closed_loop import ClosedLoop  # noqa: E402
 from training.evaluate import percentile as pct  # noqa: E402
 
 

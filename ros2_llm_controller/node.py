@@ -33,22 +33,17 @@ import functools
 import json
 import math
 import re
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import BatteryState, LaserScan
 from std_msgs.msg import String
@@ -60,6 +55,7 @@ from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
 from .core.motion import MotionPlan
 from .core.planner import Planner, PlanResult, ResultKind, precheck
 from .core.sensors import describe_battery, describe_obstacles, describe_state
+from .spin import run_until_signal
 from .worker import Job, LatestCommandWorker
 
 GeneratorFactory = Callable[[ControllerConfig], Generator]
@@ -466,58 +462,16 @@ def _parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, Generator | No
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
     _, generator = _parse_args(remove_ros_args(args)[1:])
-    # Our own handlers: rclpy's would shut the context down before the final zero is published.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop, exit_code = threading.Event(), [0]
 
-    def request_stop(signum: int, _frame: Any) -> None:
-        stop.set()
-        signal.signal(signum, signal.SIG_DFL)  # a second one ends a stuck shutdown the default way
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
-    def fatal(reason: str) -> None:
-        exit_code[0] = 1
-        stop.set()
-
-    node: LlmControllerNode | None = None
-    executor = SingleThreadedExecutor()
-    spinner: threading.Thread | None = None
-    try:
+    def make_node(fatal: Callable[[str], None]) -> LlmControllerNode:
         node = LlmControllerNode(generator=generator, on_fatal=fatal)
         if generator is not None:
             node.get_logger().info(f"dry-run mode: scripted answers for {len(generator.script)} commands, "
                                    "no model")
-        executor.add_node(node)
+        return node
 
-        def spin() -> None:
-            try:
-                executor.spin()
-            except ExternalShutdownException:
-                pass
-            except Exception as exc:  # noqa: BLE001 - the finally below still stops the robot
-                node.get_logger().fatal(f"executor stopped: {exc!r}")
-                fatal(repr(exc))
-            finally:
-                stop.set()
-
-        spinner = threading.Thread(target=spin, name="executor", daemon=True)
-        spinner.start()
-        stop.wait()
-    except Exception as exc:  # noqa: BLE001 - bad parameters at start-up: a clear message, no traceback
-        get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
-        exit_code[0] = 2
-    finally:
-        if node is not None:
-            node.shutdown_motion()
-        executor.shutdown(timeout_sec=2.0)
-        if spinner is not None:
-            spinner.join(timeout=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return exit_code[0]
+    # shutdown_motion: the zeros go out while the context is up; destroy_node then closes the worker.
+    return run_until_signal(NODE_NAME, make_node, args, before_stop=lambda node: node.shutdown_motion())
 
 
 if __name__ == "__main__":

@@ -18,10 +18,23 @@ from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 
 from ros2_llm_controller.core.generation import ScriptedGenerator  # noqa: E402
 from ros2_llm_controller.node import LlmControllerNode  # noqa: E402
-from test_node import SCRIPT, WAIT_S, last_twist_is_zero, make  # noqa: E402, F401
+from test_node import SCRIPT, WAIT_S, Harness, last_twist_is_zero  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(180)]
 NUDGE = {**SCRIPT, "nudge": "move forward 1 mm", "long": "move forward 10 m"}
+
+
+@pytest.fixture
+def make():
+    made: list[Harness] = []
+
+    def factory(*args, **kwargs) -> Harness:
+        made.append(Harness(*args, **kwargs))
+        return made[-1]
+
+    yield factory
+    for h in made:
+        h.close()
 
 
 def record_publishes(node: LlmControllerNode) -> list[tuple[float, float, float]]:

@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ros2_llm_controller.closed_loop import ClosedLoop, Outcome
+from ros2_llm_controller.sim.closed_loop import ClosedLoop, Outcome
 from ros2_llm_controller.core.config import ControllerConfig
 from ros2_llm_controller.core.planner import resolve
 

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .core.actions import Action
-from .core.sim import quaternion_to_yaw
+from ..core.actions import Action
+from .physics import quaternion_to_yaw
 
 STATUS_TOPIC = "/llm_controller/status"
 
@@ -123,11 +123,11 @@ class ClosedLoop:
         from geometry_msgs.msg import Twist
         from nav_msgs.msg import Odometry
         from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from std_msgs.msg import String
 
-        from .sim_node import SimRobotNode
+        from ..spin import ExecutorThread
+        from .node import SimRobotNode
 
         self._context = Context()
         rclpy.init(context=self._context)
@@ -140,22 +140,9 @@ class ClosedLoop:
         self._node.create_subscription(String, STATUS_TOPIC, self._on_status, qos)
         self._node.create_subscription(Odometry, "odom", self._on_odom, qos)
         self._String = String
-        # One thread: every callback here is short. rclpy's MultiThreadedExecutor busy-spins while a ready
-        # callback waits for its (mutually exclusive) group, pegging a core and starving the simulator.
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self.sim)
-        self._executor.add_node(self._node)
-        self._spinner = threading.Thread(target=self._spin, name="closed_loop_spin", daemon=True)
-        self._spinner.start()
+        # One thread: every callback here is short (see ExecutorThread).
+        self._spinner = ExecutorThread([self.sim, self._node], context=self._context, name="closed_loop_spin")
         self._start_controller()
-
-    def _spin(self) -> None:
-        from rclpy.executors import ExternalShutdownException
-
-        try:
-            self._executor.spin()
-        except ExternalShutdownException:
-            pass
 
     def _start_controller(self) -> None:
         cmd = [sys.executable, "-m", "ros2_llm_controller.node"]
@@ -200,15 +187,14 @@ class ClosedLoop:
                 self._proc.wait()
         if self._log_fh:
             self._log_fh.close()
-        if getattr(self, "_executor", None) is not None:
-            self._executor.shutdown(timeout_sec=2.0)
-            self._spinner.join(timeout=2.0)
+        if getattr(self, "_spinner", None) is not None:
+            self._spinner.close()
             self._node.destroy_node()
             self.sim.destroy_node()
             import rclpy
 
             rclpy.try_shutdown(context=self._context)
-            self._executor = None
+            self._spinner = None
 
     # ---- callbacks ----
 
