@@ -71,7 +71,7 @@ closed-loop: setup
 	$(PY) -m training.evaluate_closed_loop --limit 40 --stops 5 --out reports/closed_loop
 
 alpaca: setup
-	$(PY) -m training.analyze_alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
+	$(PY) -m training.alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
 
 clean:
 	rm -rf build *.egg-info outputs .pytest_cache
