@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ros2_llm_controller.sim.closed_loop import ClosedLoop  # noqa: E402
-from training.evaluate import percentile as pct  # noqa: E402
+from training.stats import percentile as pct  # noqa: E402
 
 
 def motion_commands(n: int, seed: int = 0) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from .core.config import ConfigError, ControllerConfig, default_config_path
 from .core.generation import GenerationError
 from .core.planner import Planner, PlanResult, ResultKind, resolve
+from .core.torch_setup import DTYPES
 
 
 def _load_config(args) -> ControllerConfig:
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--adapter", help="'default', 'none' or a LoRA adapter folder")
     plan.add_argument("--chat-template", dest="chat_template", choices=("auto", "chatml", "llama2", "llama3"))
     plan.add_argument("--device")
-    plan.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    plan.add_argument("--dtype", choices=DTYPES)
     plan.add_argument("--max-new-tokens", dest="max_new_tokens", type=int)
     plan.set_defaults(func=cmd_plan)
 

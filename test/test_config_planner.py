@@ -206,3 +206,19 @@ def test_fold_shouting_lowercases_only_all_caps_user_turns():
     out = fold_shouting(msgs)
     assert [m["content"] for m in out] == ["SYSTEM", "go 100 millimeters, 2x!", "MOVE", "Turn LEFT 90 deg", "90 42"]
     assert msgs[1]["content"] == "GO 100 MILLIMETERS, 2X!"  # the caller's list is not changed
+
+
+def test_one_device_and_dtype_rule_for_generation_and_training():
+    from ros2_llm_controller.core import torch_setup
+    from ros2_llm_controller.core.generation import GenerationError
+
+    assert torch_setup.dtype_name("auto", "cpu") == "float32"
+    assert torch_setup.dtype_name("auto", "mps") == "float16"
+    assert torch_setup.dtype_name("auto", "mps", training=True) == "float32"
+    assert torch_setup.dtype_name("bfloat16", "cpu") == "bfloat16"
+    with pytest.raises(GenerationError, match="CUDA"):
+        torch_setup.dtype_name("float16", "cpu", training=True)
+    with pytest.raises(GenerationError, match="unknown dtype"):
+        torch_setup.dtype_name("int8", "cpu")
+    assert torch_setup.pick_device("cpu") == "cpu" and torch_setup.pick_device("auto") in ("cpu", "cuda", "mps")
+    assert PARAMS[[p.name for p in PARAMS].index("dtype")].choices == torch_setup.DTYPES

@@ -39,7 +39,8 @@ from ros2_llm_controller.core.generation import GenerationError
 from ros2_llm_controller.core.parser import parse_action
 from ros2_llm_controller.core.planner import resolve
 
-from .data_io import load_conversations
+from .data_io import command_line, load_conversations
+from .stats import percentile
 
 REL_TOL = 0.02
 
@@ -122,14 +123,6 @@ def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cf
             "latency_s": round(latency, 4), "new_tokens": n_new,
         })
     return summarize(rows, label, latencies, new_tokens)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The sample at rank round(q * (n - 1)) of the sorted values; NaN for none."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
 def summarize(rows: list[dict], label: str, latencies: list[float], new_tokens: list[int]) -> dict:
@@ -260,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
               f"latency p50 {r['latency_s']['p50']:.3f} s", flush=True)
     report = {"model": args.model, "model_resolved": model, "adapter": args.adapter, "adapter_resolved": adapter,
               "chat_template": args.chat_template, "data": str(args.data), "split": args.split, "device": device,
-              "command": "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": command_line("training.evaluate", argv),
               "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"eval_{args.split}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

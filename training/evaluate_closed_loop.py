@@ -32,7 +32,8 @@ from ros2_llm_controller.sim.closed_loop import ClosedLoop, Outcome
 from ros2_llm_controller.core.config import ControllerConfig
 from ros2_llm_controller.core.planner import resolve
 
-from .data_io import load_conversations
+from .data_io import command_line, load_conversations
+from .stats import percentile
 
 DISTANCE_REL_TOL = 0.05
 ROTATION_TOL_DEG = 3.0
@@ -149,15 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     by_kind = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r["success"])
-    srt = sorted(firsts)
     lat = [s["stop_latency_s"] for s in stops if s["stop_latency_s"] is not None]
-    report = {"command": "python -m training.evaluate_closed_loop " + " ".join(argv if argv is not None else sys.argv[1:]),
+    report = {"command": command_line("training.evaluate_closed_loop", argv),
               "split": args.split, "commands": len(examples), "stop_trials": len(stops), "total": len(rows),
               "successes": sum(r["success"] for r in rows),
               "success_rate": sum(r["success"] for r in rows) / len(rows) if rows else 0.0,
               "by_kind": {k: {"n": len(v), "success": sum(v) / len(v)} for k, v in sorted(by_kind.items())},
-              "first_motion_s": {"p50": srt[len(srt) // 2] if srt else float("nan"),
-                                 "p95": srt[min(len(srt) - 1, int(0.95 * len(srt)))] if srt else float("nan")},
+              "first_motion_s": {"p50": percentile(firsts, 0.5), "p95": percentile(firsts, 0.95)},
               "stop_latency_s_max": max(lat) if lat else None, "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"closed_loop_{args.split}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")

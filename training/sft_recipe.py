@@ -30,10 +30,10 @@ import yaml
 
 from ros2_llm_controller.core.chat_templates import ChatFormatError, canonical_name
 from ros2_llm_controller.core.config import DEFAULT_SYSTEM_PROMPT
+from ros2_llm_controller.core.torch_setup import DTYPES
 
 from .collator import PADDING_CHOICES
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 LORA_KEYS = ("r", "alpha", "dropout", "target_modules")
 DATA_KEYS = ("dir", "train", "eval")
 # Derived from `dtype` and the device; a recipe setting them would silently fight that logic.

@@ -26,6 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ros2_llm_controller.core.generation import GenerationError
+from ros2_llm_controller.core.torch_setup import dtype_name, pick_device, pick_dtype
+
 from .collator import AssistantOnlyCollator, ensure_pad_token, tokenize_dataset
 from .data_io import DatasetError, load_conversations, sha256_file, with_system_prompt
 from .sft_recipe import RecipeError, load_recipe, parse_overrides
@@ -39,31 +42,19 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 def device_kind() -> str:
     """"cuda", "mps" or "cpu": where the Trainer will put the model (accelerate decides the index)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return pick_device("auto")
 
 
 def precision(dtype: str, device: str) -> tuple[Any, dict[str, bool]]:
-    """(weights dtype, SFTConfig flags) for a recipe dtype on a device.
-
-    auto: fp32 on CPU/MPS; on CUDA bf16 where supported, else fp16. Off CUDA mixed precision is off.
-    """
-    import torch
-
-    if dtype == "auto":
-        if device == "cuda":
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        else:
-            dtype = "float32"
-    if dtype == "float16" and device != "cuda":
-        raise RecipeError("dtype float16 needs a CUDA GPU; use float32 (or auto) on CPU")
-    flags = {"bf16": device == "cuda" and dtype == "bfloat16", "fp16": device == "cuda" and dtype == "float16"}
-    return getattr(torch, dtype), flags
+    """(weights dtype, SFTConfig flags) for a recipe dtype on a device: ``core.torch_setup``'s rule for
+    training (auto: fp32 on CPU/MPS; on CUDA bf16 where supported, else fp16). Off CUDA mixed precision
+    is off."""
+    try:
+        name = dtype_name(dtype, device, training=True)
+    except GenerationError as exc:
+        raise RecipeError(str(exc)) from exc
+    flags = {"bf16": device == "cuda" and name == "bfloat16", "fp16": device == "cuda" and name == "float16"}
+    return pick_dtype(name, device, training=True), flags
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -11,6 +11,7 @@ from typing import Any
 
 from .limits import POLICIES, SafetyLimits
 from .parser import MotionDefaults
+from .torch_setup import DTYPES
 
 NODE_NAME = "llm_controller"
 # diff_drive_controller stops the wheels 0.5 s after the last cmd_vel. At 5 Hz a period is 0.2 s: one
@@ -51,7 +52,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_new_tokens", 32, "Upper bound on generated tokens per command", "tokens", 1, 512),
     ParamSpec("device", "auto", "Torch device: auto, cpu, cuda, cuda:N or mps", read_only=True),
     ParamSpec("dtype", "auto", "Weights dtype: auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16",
-              choices=("auto", "float32", "bfloat16", "float16"), read_only=True),
+              choices=DTYPES, read_only=True),
     ParamSpec("merge_adapter", True, "Merge the LoRA weights into the base model at load (faster decoding)",
               read_only=True),
     ParamSpec("default_linear_mps", 0.5, "Speed used when a command gives a distance but no speed", "m/s", 0.01, 10.0),

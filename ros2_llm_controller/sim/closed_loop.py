@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,7 @@ class ClosedLoop:
             self.controller_log.parent.mkdir(parents=True, exist_ok=True)
             self._log_fh = open(self.controller_log, "w", encoding="utf-8")
         out = self._log_fh or subprocess.DEVNULL
-        self.log(f"starting the controller (ROS_DOMAIN_ID={self.domain_id}): {' '.join(cmd)}")
+        self.log(f"starting the controller (ROS_DOMAIN_ID={self.domain_id}): {shlex.join(cmd)}")
         t0 = time.monotonic()
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
         if self.scripted:  # no model to load, so no "ready" event: ready once it subscribes

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from pathlib import Path
 
 
 from training.alpaca import plots
+from training.data_io import command_line
 from training.alpaca.io import DataSourceError, load_records
 from training.alpaca.parse import make_parser
 from training.alpaca.report import low_quality_section, write_report, write_summary
@@ -233,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     log.info("loaded %d records from %s", len(records), args.data)
-    command = shlex.join(["python", "-m", "training.alpaca", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("training.alpaca", argv)
     t0 = time.perf_counter()
     s = analyze(records, args.out, source=str(args.data), tokenizer=args.tokenizer, parser=args.parser,
                 cache_dir=None if args.no_cache else args.cache_dir, top=args.top, n_process=args.n_process,
