@@ -1,6 +1,6 @@
 """Controller parameters: declared once here, used by the ROS node (as ROS parameters with
 descriptors and ranges), by the CLI, and by the evaluation, all reading the same YAML file
-(``config/controller.yaml``, keyed ``llm_controller: ros__parameters:``)."""
+(``config/controller.yaml``, keyed ``/**/llm_controller: ros__parameters:``)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ class ControllerConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, node_name: str = NODE_NAME, **overrides) -> "ControllerConfig":
-        """Read a ROS 2 params file: ``<node>: ros__parameters: {...}`` (``/**`` also accepted)."""
+        """Read a ROS 2 params file: ``<node>: ros__parameters: {...}`` (``/**`` and ``/**/<node>`` also accepted)."""
         import yaml
 
         p = Path(path)
@@ -141,7 +141,7 @@ class ControllerConfig:
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read {p}: {exc}") from exc
         params: dict = {}
-        for key in ("/**", node_name, "/" + node_name):
+        for key in ("/**", "/**/" + node_name, node_name, "/" + node_name):
             section = doc.get(key) if isinstance(doc, dict) else None
             if section is not None:
                 if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
