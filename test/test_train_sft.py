@@ -265,7 +265,14 @@ def test_main_reports_a_bad_dataset_line_with_file_and_line(tiny_model_dir, tmp_
 def test_cpu_training_arguments_follow_the_device(tmp_path):
     recipe = build_recipe({"sft": {"output_dir": str(tmp_path), "activation_checkpointing": True},
                            "data": {"eval": None}})
-    args = train_sft.sft_config(recipe, "cpu")
+    said: list[str] = []
+    args = train_sft.sft_config(recipe, "cpu", report=said.append)
+    # Every value the recipe did not say is printed, the recipe's own True for checkpointing included.
+    text = "\n".join(said)
+    for key in ("bf16", "fp16", "activation_checkpointing: True -> False", "use_cpu", "dataset_kwargs",
+                "remove_unused_columns", "eval_strategy"):
+        assert f"sft.{key}" in text, (key, text)
+    assert all(line.startswith("recipe adjusted: ") for line in said)
     assert args.use_cpu and not args.bf16 and not args.fp16 and not args.activation_checkpointing
     assert args.dataset_kwargs == {"skip_prepare_dataset": True} and args.remove_unused_columns is False
     assert args.eval_strategy == "no" and args.train_sampling_strategy == "group_by_length"
