@@ -54,8 +54,8 @@ test-fast: setup
 
 # Printed figures side by side; not tests. About 10 minutes on 2 CPU cores.
 bench: setup
-	$(PY) bench/latency.py --out reports/bench
-	$(PY) bench/train_throughput.py --out reports/bench
+	$(PY) -m bench.latency --out reports/bench
+	$(PY) -m bench.train_throughput --out reports/bench
 
 dataset: setup
 	$(PY) -m training.make_dataset --out data/robot

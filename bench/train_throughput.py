@@ -1,6 +1,6 @@
 """Training throughput on this machine: our recipe vs the course script's padding, same data, same run.
 
-    .venv/bin/python bench/train_throughput.py [--steps 6] [--recipe config/sft_smollm2_cpu.yaml]
+    .venv/bin/python -m bench.train_throughput [--steps 6] [--recipe config/sft_smollm2_cpu.yaml]
 
 Both runs train the embedded model with the same recipe, LoRA and batch size for ``--steps``
 optimizer steps; they differ only in padding:
@@ -19,13 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: data/, config/, reports/
 
-from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainerCallback
 
-from training.sft_recipe import load_recipe  # noqa: E402
-from training.train_sft import train  # noqa: E402
+from training.sft_recipe import load_recipe
+from training.train_sft import train
 
 
 class StepTimer(TrainerCallback):

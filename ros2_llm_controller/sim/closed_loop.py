@@ -254,7 +254,8 @@ class ClosedLoop:
                 return tw[0]
         return None
 
-    def _status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
+    def status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
+        """The first controller status for ``command`` with one of ``events``, received after ``after``."""
         for _, s in self.rec.statuses[bisect.bisect_left(self._status_t, after):]:
             if s.get("command") == command and s.get("event") in events:
                 return s
@@ -283,13 +284,13 @@ class ClosedLoop:
         self.wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
         start = self.pose()
         t_sent = self.send(command)
-        got = self.wait(lambda: self._status_for(command, ("result", "cancelled"), t_sent) is not None,
+        got = self.wait(lambda: self.status_for(command, ("result", "cancelled"), t_sent) is not None,
                          result_timeout_s)
         out = Outcome(command, start_pose=(start.x, start.y, start.yaw))
         if not got:
             out.event = "timeout"
             return out
-        status = self._status_for(command, ("result", "cancelled"), t_sent)
+        status = self.status_for(command, ("result", "cancelled"), t_sent)
         out.event = status["event"]
         out.model_output, out.action = status.get("model_output"), status.get("action")
         out.reply, out.error, out.limited = status.get("reply"), status.get("error"), bool(status.get("limited"))
@@ -297,7 +298,7 @@ class ClosedLoop:
         t_end = time.monotonic()
         if out.action and Action.from_dict(out.action).moves:
             duration = float(out.action["duration_s"])
-            self.wait(lambda: self._status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
+            self.wait(lambda: self.status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
             t_end = time.monotonic()
         self.wait(lambda: self._odom_at_rest(t_end) is not None, 10.0)
         with self._cond:
