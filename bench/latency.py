@@ -23,10 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]  # the checkout: data/, config/, reports/
-
 from ros2_llm_controller.sim.closed_loop import ClosedLoop
 from training.stats import percentile as pct
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: data/, config/, reports/
 
 
 def motion_commands(n: int, seed: int = 0) -> list[str]:
@@ -41,7 +41,7 @@ def is_moving(tw) -> bool:
 
 
 def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float], int]:
-    """command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest."""
+    """Command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest."""
     firsts, gen, missed = [], [], 0
     for cmd in commands:
         t0 = loop.send(cmd)

@@ -173,7 +173,8 @@ def test_system_prompt_is_sent():
 
 def test_core_imports_neither_rclpy_nor_messages():
     code = ("import sys, ros2_llm_controller.core as c, pkgutil, importlib\n"
-            "[importlib.import_module('ros2_llm_controller.core.' + m.name) for m in pkgutil.iter_modules(c.__path__)]\n"
+            "[importlib.import_module('ros2_llm_controller.core.' + m.name)"
+            " for m in pkgutil.iter_modules(c.__path__)]\n"
             "import ros2_llm_controller.cli\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('rclpy', 'std_msgs', 'geometry_msgs', 'sensor_msgs',"
             " 'nav_msgs', 'rcl_interfaces') or m.endswith('_msgs')]\n"

@@ -188,7 +188,8 @@ def markdown(report: dict) -> str:
         fails = r["failures"][:12]
         if not fails:
             continue
-        lines += ["", f"## {r['label']}: failures (first {len(fails)} of {r['examples'] - round(r['exact_action_accuracy'] * r['examples'])})",
+        n_failed = r["examples"] - round(r["exact_action_accuracy"] * r["examples"])
+        lines += ["", f"## {r['label']}: failures (first {len(fails)} of {n_failed})",
                   "", "| command | expected | model said |", "|---|---|---|"]
         for f in fails:
             said = (f["output"] or f"(error: {f['error']})").replace("\n", " ").replace("|", "\\|")[:90]
@@ -248,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         device = gen.device
         runs.append(evaluate(exs, gen.generate, cfg, label))
         r = runs[-1]
-        print(f"{label}: {r['examples']} examples, parse {r['parse_rate']:.1%}, exact {r['exact_action_accuracy']:.1%}, "
+        print(f"{label}: {r['examples']} examples, parse {r['parse_rate']:.1%}, "
+              f"exact {r['exact_action_accuracy']:.1%}, "
               f"no-motion {r['no_motion_correct']}, violations {r['safety_violations']}, "
               f"latency p50 {r['latency_s']['p50']:.3f} s", flush=True)
     report = {"model": args.model, "model_resolved": model, "adapter": args.adapter, "adapter_resolved": adapter,

@@ -69,7 +69,8 @@ def judge(exp: dict, o: Outcome, query: str | None) -> tuple[bool, str]:
         return ok, "" if ok else f"forward {o.forward_m:+.3f} m (asked {d:+.3f}), rotation {o.rotation_deg:+.1f} deg"
     if exp["kind"] == "turn":
         ok = rot_err <= ROTATION_TOL_DEG and o.path_m <= 0.02
-        return ok, "" if ok else f"rotation {o.rotation_deg:+.1f} deg (asked {exp['rotation_deg']:+.1f}), path {o.path_m:.3f} m"
+        return ok, "" if ok else (f"rotation {o.rotation_deg:+.1f} deg (asked {exp['rotation_deg']:+.1f}), "
+                                  f"path {o.path_m:.3f} m")
     ok = abs(o.path_m - abs(d)) <= DISTANCE_REL_TOL * abs(d) and rot_err <= ROTATION_TOL_DEG
     return ok, "" if ok else (f"path {o.path_m:.3f} m (asked {abs(d):.3f}), rotation {o.rotation_deg:+.1f} deg "
                               f"(asked {exp['rotation_deg']:+.1f})")
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             stops.append({**s, "success": ok})
             rows.append({"command": f"{s['command']} + stop", "reference": "stop", "task": "stop_during_motion",
                          "kind": "stop", "expected": None, "model_output": None, "success": ok,
-                         "why": "" if ok else f"stop latency {s['stop_latency_s']}, stayed stopped {s['stayed_stopped']}",
+                         "why": "" if ok else (f"stop latency {s['stop_latency_s']}, "
+                                               f"stayed stopped {s['stayed_stopped']}"),
                          "outcome": s})
     by_kind = defaultdict(list)
     for r in rows:
