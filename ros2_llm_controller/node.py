@@ -5,7 +5,7 @@ thread (latest command wins), applies the resulting actions and publishes.
 
     command        std_msgs/String         in   plain-language command
     cmd_vel        geometry_msgs/Twist     out  (TwistStamped when use_stamped), reliable, depth 10
-    ~/status       std_msgs/String         out  JSON: command, model_output, action, limited, error,
+    ~/status       std_msgs/String         out  JSON: command, model_output, action, limited, error, kind,
                                                 latency_s, event, state, reply, seq
                                                 event: ready accepted result done cancelled halt
                                                 load_failed shutdown; state: loading idle generating
