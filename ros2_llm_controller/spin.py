@@ -97,7 +97,8 @@ def run_until_signal(name: str, make_node: Callable[[Callable[[str], None]], Nod
             fatal(repr(error))
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     node: Node | None = None
     spinner: ExecutorThread | None = None
     try:
@@ -115,6 +116,8 @@ def run_until_signal(name: str, make_node: Callable[[Callable[[str], None]], Nod
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # The process is on its way out. Python's finalisation resets its own handlers to SIG_DFL, so a
+        # late second signal (ros2 launch's copy) would end the process with -2; ignored ones stay ignored.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     return exit_code[0]

@@ -107,7 +107,7 @@ def test_sim_robot_exits_0_on_sigint_twice(tmp_path, probe):
         assert odom, log.read_text()
         proc.send_signal(signal.SIGINT)
         time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # may come after the stop, while the interpreter exits
         rc = proc.wait(timeout=30)
         output = log.read_text()
         assert rc == 0, output
