@@ -49,11 +49,11 @@ from sensor_msgs.msg import BatteryState, LaserScan
 from std_msgs.msg import String
 
 from . import ros_params
-from .core.actions import Action
+from .core.actions import STOP, Action
 from .core.config import NODE_NAME, ControllerConfig
 from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
 from .core.motion import MotionPlan
-from .core.planner import Planner, PlanResult, ResultKind, precheck
+from .core.planner import Planner, PlanResult, ResultKind, precheck, split_stop
 from .core.sensors import describe_battery, describe_obstacles, describe_state
 from .spin import run_until_signal
 from .worker import Job, LatestCommandWorker
@@ -209,13 +209,17 @@ class LlmControllerNode(Node):
         if self._closing:
             return
         command = clean_command(msg.data)
-        early = precheck(command, self.config)  # stop words, empty, too long: no model
-        if early is not None:
+        early = precheck(command, self.config)  # a bare stop, empty, too long: no model
+        has_stop, _ = split_stop(command[: self.config.max_command_chars * 4])
+        if early is not None or has_stop:
             dropped = self._worker.cancel_all()
             if dropped is not None:
                 self._publish_status("cancelled", command=dropped.command, error=f"superseded by {_short(command)}")
-            self._apply(early)
-            return
+            # A stop word acts at once, without the model; what else the command asks ("back up 2 m and
+            # stop", "stop, then reverse") is planned after the zero.
+            self._apply(early if early is not None else PlanResult(command, None, STOP, kind=ResultKind.STOP_WORD))
+            if early is not None:
+                return
         self.get_logger().info(f"command: {_short(command)}")
         job, replaced = self._worker.submit(command)
         with self._lock:
