@@ -23,6 +23,7 @@ Writes ``<out>/eval_<split>.json`` and ``<out>/eval_<split>.md``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -33,13 +34,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ros2_llm_controller.core.actions import Action, ParseError
-from ros2_llm_controller.core.config import ControllerConfig
+from ros2_llm_controller.core.actions import Action
+from ros2_llm_controller.core.config import ControllerConfig, load_places
 from ros2_llm_controller.core.generation import GenerationError
-from ros2_llm_controller.core.parser import parse_action
-from ros2_llm_controller.core.planner import resolve
+from ros2_llm_controller.core.grammar import regex_for_command
+from ros2_llm_controller.core.memory import PlanMemory
+from ros2_llm_controller.core.normalise import normalise_messages
+from ros2_llm_controller.core.places import Places
+from ros2_llm_controller.core.planner import PlanResult, ResultKind, resolve
 
 from .data_io import command_line, load_conversations
+from .independent import merge, same_step
 from .stats import percentile
 
 REL_TOL = 0.02
@@ -57,6 +62,8 @@ def same_action(pred: Action, ref: Action, rel: float = REL_TOL) -> bool:
         return pred.type == "stop"
     if ref.type == "reply":
         return pred.type == "reply" and pred.query == ref.query
+    if ref.type in ("goto", "wait"):
+        return same_step(pred, ref)
     if pred.type != "move" or ref.type != "move":
         return False
     for p, r in ((pred.linear_x, ref.linear_x), (pred.angular_z, ref.angular_z)):
@@ -70,6 +77,28 @@ def same_action(pred: Action, ref: Action, rel: float = REL_TOL) -> bool:
     return True
 
 
+def same_result(pred: PlanResult, ref: PlanResult) -> bool:
+    """Same kind of result and the same plan, step by step (consecutive equal moves merged)."""
+    if ref.kind is not ResultKind.ACTION:
+        return pred.kind is ref.kind
+    if pred.kind is not ResultKind.ACTION:
+        return False
+    p, _ = merge(pred.steps)
+    r, _ = merge(ref.steps)
+    return len(p) == len(r) and all(same_action(a, b) for a, b in zip(p, r))
+
+
+def memory_from_history(messages: Sequence[dict], cfg: ControllerConfig, places: Places | None) -> PlanMemory:
+    """The planner's memory after the example's earlier turns, as the node would have built it."""
+    memory = PlanMemory()
+    body = [m for m in messages if m["role"] != "system"]
+    for user, answer in zip(body[0::2], body[1::2]):
+        done = resolve(answer["content"], cfg, memory=memory, places=places)
+        if done.kind is ResultKind.ACTION:
+            memory.add(user["content"], answer["content"], done.actions)
+    return memory
+
+
 def violates(action: Action, cfg: ControllerConfig) -> bool:
     """An action past the configured limits (after the limits were applied this must never be true)."""
     lim = cfg.limits
@@ -80,45 +109,44 @@ def violates(action: Action, cfg: ControllerConfig) -> bool:
             or abs(action.angular_z) > lim.max_angular_rps + eps or action.duration_s > lim.max_duration_s + eps)
 
 
-def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cfg: ControllerConfig,
-             label: str, progress: bool = True) -> dict:
-    """Run ``generate(messages) -> GenerationResult`` on every example and score it."""
+def evaluate(examples: Sequence[dict], generate: Callable[..., Any], cfg: ControllerConfig,
+             label: str, progress: bool = True, constrained: bool = True) -> dict:
+    """Run ``generate(messages, grammar=...) -> GenerationResult`` on every example and score it."""
     rows, latencies, new_tokens = [], [], []
     iterator = examples
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(examples, desc=f"eval {label}", unit="cmd", file=sys.stderr)
+    places = load_places(cfg)
     for ex in iterator:
-        messages = [dict(m) for m in ex["messages"][:-1]]
+        raw = [dict(m) for m in ex["messages"][:-1]]
+        messages = normalise_messages(raw)  # what the model reads, as in training and in the node
         reference_text = ex["messages"][-1]["content"]
-        ref = parse_action(reference_text, cfg.motion_defaults)
+        history = memory_from_history(messages[:-1], cfg, places)
+        ref = resolve(reference_text, cfg, memory=copy.deepcopy(history), places=places)
         t0 = time.monotonic()
         try:
-            out = generate(messages)
+            out = generate(messages, grammar=regex_for_command(raw[-1]["content"]) if constrained else None)
             text, latency, n_new = out.text, out.latency_s, out.new_tokens
         except GenerationError as exc:
             text, latency, n_new = None, time.monotonic() - t0, 0
             gen_error = str(exc)
         else:
             gen_error = None
-        if text is None:
-            parsed, result = None, None
-        else:
-            try:
-                parsed = parse_action(text, cfg.motion_defaults)
-            except ParseError:
-                parsed = None
-            result = resolve(text, cfg, messages[-1]["content"], t0)  # parse + limits, as the node does
+        result = None if text is None else resolve(text, cfg, raw[-1]["content"], t0, copy.deepcopy(history),
+                                                   places)
         latencies.append(latency)
         new_tokens.append(n_new)
-        final = result.action if result is not None else None
+        final = result.steps if result is not None else ()
         rows.append({
             "id": ex.get("id"), "task": ex.get("task", "?"), "held_out": ex.get("held_out"),
-            "command": messages[-1]["content"], "reference": reference_text, "output": text,
-            "parsed": parsed is not None, "exact": parsed is not None and same_action(parsed, ref),
-            "must_not_move": not ref.moves, "moved": bool(final is not None and final.moves),
-            "violation": bool(final is not None and violates(final, cfg)),
+            "command": raw[-1]["content"], "reference": reference_text, "output": text,
+            "parsed": result is not None and result.kind is not ResultKind.PARSE_ERROR,
+            "exact": result is not None and same_result(result, ref),
+            "must_not_move": not any(a.moves or a.type == "goto" for a in ref.steps),
+            "moved": any(a.moves or a.type == "goto" for a in final),
+            "violation": any(violates(a, cfg) for a in final),
             "limited": bool(result is not None and result.limited), "error": gen_error,
             "latency_s": round(latency, 4), "new_tokens": n_new,
         })
@@ -217,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="evaluate a seeded random sample of this size")
     ap.add_argument("--compare-base", action="store_true", help="also run the model without the adapter")
     ap.add_argument("--base-limit", type=int, default=100, help="examples for the base model run (default 100)")
-    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--unconstrained", action="store_true", help="no grammar: the model writes freely")
+    ap.add_argument("--system-prompt", help="override the data's system prompt (e.g. an older adapter's)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--config", type=Path, default=None, help="controller YAML whose limits and speeds to use")
     ap.add_argument("--out", type=Path, default=Path("reports/eval"))
@@ -247,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 3
         device = gen.device
-        runs.append(evaluate(exs, gen.generate, cfg, label))
+        if args.system_prompt:
+            exs = [{**e, "messages": [{**m, "content": args.system_prompt} if m["role"] == "system" else m
+                                      for m in e["messages"]]} for e in exs]
+        runs.append(evaluate(exs, gen.generate, cfg, label, constrained=not args.unconstrained))
         r = runs[-1]
         print(f"{label}: {r['examples']} examples, parse {r['parse_rate']:.1%}, "
               f"exact {r['exact_action_accuracy']:.1%}, "

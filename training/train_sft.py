@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ros2_llm_controller.core.generation import GenerationError
+from ros2_llm_controller.core.normalise import normalise_messages
 from ros2_llm_controller.core.torch_setup import dtype_name, pick_device, pick_dtype
 
 from .collator import AssistantOnlyCollator, ensure_pad_token, tokenize_dataset
@@ -100,6 +101,8 @@ def build_split(path: Path, recipe: dict, tokenizer: Any, name: str) -> tuple[An
     convs, changed = with_system_prompt(load_conversations(path), recipe["system_prompt"])
     if changed:
         log.info("%s: system prompt set on %d of %d conversations", path, changed, len(convs))
+    # The model reads commands normalised (core.normalise), in training exactly as in the node.
+    convs = [{**c, "messages": normalise_messages(c["messages"])} for c in convs]
     # Only id + role/content go to Arrow: free-form columns (meta, target) may not have one schema.
     raw = Dataset.from_list([{"id": str(c.get("id", i)),
                               "messages": [{"role": m["role"], "content": m["content"]} for m in c["messages"]]}

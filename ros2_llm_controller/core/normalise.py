@@ -333,3 +333,8 @@ NON_FINITE = re.compile(r"(?<![\w])(?:nan|inf|infinity|infinite|∞|1e\d+|\d+e\+
 def has_non_finite(normalised: str) -> bool:
     """A command that gives NaN, infinity or an exponent as a number: never a motion."""
     return bool(NON_FINITE.search(normalised))
+
+
+def normalise_messages(messages) -> list[dict]:
+    """``messages`` with every user turn normalised: what the model reads, in training and at run time."""
+    return [{**m, "content": normalise(m["content"])} if m.get("role") == "user" else dict(m) for m in messages]
