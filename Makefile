@@ -10,24 +10,29 @@ export PYTHONUNBUFFERED := 1
 PKG_SOURCES := $(shell find ros2_llm_controller launch config scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) setup.py setup.cfg package.xml
 MODEL_DIR := $(ROS2_LLM_CONTROLLER_CACHE)/models/smollm2-135m-instruct
 
-.PHONY: setup model run demo test test-fast bench dataset train evaluate closed-loop alpaca clean help
+.PHONY: setup model run demo lint test test-fast bench dataset train evaluate closed-loop alpaca clean help
 
 help:
 	@echo "make setup    - venv + pinned deps + ROS 2 wheels + this package + the embedded model"
 	@echo "make run      - start the llm_controller node (embedded model + shipped adapter)"
 	@echo "make demo     - simulator + controller + the course's commands, with odometry and a plot"
-	@echo "make test     - set up, then run the whole test suite"
+	@echo "make lint     - ruff check (also run by make test)"
+	@echo "make test     - set up, then lint and run the whole test suite"
 	@echo "make bench    - latency and training-throughput benchmarks"
 
 setup: $(VENV)/.deps-done $(VENV)/.pkg-done $(MODEL_DIR)/config.json
 
-$(VENV)/.deps-done: requirements/base.txt requirements/dev.txt requirements/ros.txt
+$(VENV)/.deps-done: requirements/base.txt requirements/dev.txt requirements/ros.txt requirements/nav2-build.txt \
+		interfaces/nav2_msgs/action/NavigateToPose.action scripts/build_nav2_msgs.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements/base.txt -r requirements/dev.txt
 	@if $(PY) -c 'import rclpy, geometry_msgs.msg, std_msgs.msg, nav_msgs.msg, sensor_msgs.msg' 2>/dev/null; then \
 	  echo "rclpy and messages already importable (sourced ROS 2 or earlier install): skipping ROS wheels"; \
 	else $(PIP) install -q -r requirements/ros.txt; fi
+	# nav2_msgs is not on PyPI: build NavigateToPose's interfaces from the upstream file (about 30 s).
+	@if $(PY) -c 'import nav2_msgs.action' 2>/dev/null; then echo "nav2_msgs already importable"; \
+	else scripts/build_nav2_msgs.sh $(VENV); fi
 	touch $@
 
 # A real (non-editable) install: editable installs skip data_files, so `ros2 launch` could not find the package.
@@ -44,18 +49,22 @@ run: setup
 
 # The README's main job: simulator + controller + the course's commands, with odometry and a trajectory plot.
 demo: setup
-	$(PY) -m ros2_llm_controller.demo --params-file config/controller.yaml --out reports/demo
+	$(PY) -m ros2_llm_controller.sim.demo --params-file config/controller.yaml --out reports/demo
 
-test: setup
+# ruff.toml: pyflakes, pycodestyle, pep257 docstring shape, 120 characters.
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
 	$(PY) -m pytest test -q -p no:cacheprovider
 
-test-fast: setup
+test-fast: setup lint
 	$(PY) -m pytest test -q -m "not model and not slow" -p no:cacheprovider
 
 # Printed figures side by side; not tests. About 10 minutes on 2 CPU cores.
 bench: setup
-	$(PY) bench/latency.py --out reports/bench
-	$(PY) bench/train_throughput.py --out reports/bench
+	$(PY) -m bench.latency --out reports/bench
+	$(PY) -m bench.train_throughput --out reports/bench
 
 dataset: setup
 	$(PY) -m training.make_dataset --out data/robot
@@ -71,7 +80,7 @@ closed-loop: setup
 	$(PY) -m training.evaluate_closed_loop --limit 40 --stops 5 --out reports/closed_loop
 
 alpaca: setup
-	$(PY) -m training.analyze_alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
+	$(PY) -m training.alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
 
 clean:
 	rm -rf build *.egg-info outputs .pytest_cache

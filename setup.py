@@ -25,7 +25,7 @@ setup(
         (f"lib/{PACKAGE}", glob("scripts/*")),
     ],
     install_requires=["setuptools", "pyyaml"],
-    extras_require={"llm": ["torch", "transformers>=5", "peft", "gguf", "safetensors"],
+    extras_require={"llm": ["torch", "transformers>=5", "peft", "gguf", "safetensors", "filelock"],
                     "train": ["trl>=1.16", "datasets", "accelerate", "matplotlib", "pandas", "tqdm"]},
     zip_safe=False,
     maintainer="ros2_llm_controller maintainers",

@@ -1,6 +1,6 @@
 """Command latency and stop latency, through the real node and the simulator, beside the course's way.
 
-    .venv/bin/python bench/latency.py [--commands 30] [--stops 50] [--naive 30] [--out reports/bench]
+    .venv/bin/python -m bench.latency [--commands 30] [--stops 50] [--naive 30] [--out reports/bench]
 
 1. command -> first non-zero /cmd_vel, p50/p95, for motion commands of the test split, with the
    controller as its own process (config/controller.yaml: embedded model, merged shipped adapter,
@@ -23,11 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ros2_llm_controller.sim.closed_loop import ClosedLoop
+from training.stats import percentile as pct
 
-from ros2_llm_controller.closed_loop import ClosedLoop  # noqa: E402
-from training.evaluate import percentile as pct  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: data/, config/, reports/
 
 
 def motion_commands(n: int, seed: int = 0) -> list[str]:
@@ -42,15 +41,15 @@ def is_moving(tw) -> bool:
 
 
 def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float], int]:
-    """command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest."""
+    """Command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest."""
     firsts, gen, missed = [], [], 0
     for cmd in commands:
         t0 = loop.send(cmd)
         ok = loop.wait(lambda: loop.first_twist(t0, True) is not None
-                       or loop._status_for(cmd, ("result",), t0) is not None and not _moves(loop, cmd, t0), 60.0)
+                       or loop.status_for(cmd, ("result",), t0) is not None and not _moves(loop, cmd, t0), 60.0)
         first = loop.first_twist(t0, True)
-        loop.wait(lambda: loop._status_for(cmd, ("result",), t0) is not None, 5.0)  # may trail the first Twist
-        status = loop._status_for(cmd, ("result",), t0)
+        loop.wait(lambda: loop.status_for(cmd, ("result",), t0) is not None, 5.0)  # may trail the first Twist
+        status = loop.status_for(cmd, ("result",), t0)
         if not ok or first is None:
             missed += 1  # the model's answer did not move the robot (a wrong answer, counted apart)
         else:
@@ -63,7 +62,7 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
 
 
 def _moves(loop: ClosedLoop, cmd: str, t0: float) -> bool:
-    s = loop._status_for(cmd, ("result",), t0)
+    s = loop.status_for(cmd, ("result",), t0)
     return bool(s and s["action"] and s["action"]["type"] == "move")
 
 
@@ -77,12 +76,12 @@ def stop_during_generation(loop: ClosedLoop, commands: list[str], trials: int) -
             continue
         t1 = loop.send(b)
         # "accepted" is published when the generation thread takes the command.
-        loop.wait(lambda: loop._status_for(b, ("accepted",), t1) is not None, 10.0)
+        loop.wait(lambda: loop.status_for(b, ("accepted",), t1) is not None, 10.0)
         time.sleep(random.uniform(0.02, 0.12))  # land somewhere inside the generation
         t_stop = loop.send("stop")
         if loop.wait(lambda: loop.first_twist(t_stop, False) is not None, 10.0):
             out.append(loop.first_twist(t_stop, False) - t_stop)
-        loop.wait(lambda: loop._status_for(b, ("cancelled", "result"), t1) is not None, 30.0)
+        loop.wait(lambda: loop.status_for(b, ("cancelled", "result"), t1) is not None, 30.0)
         loop.wait(lambda: loop.rec.twists and not is_moving(loop.rec.twists[-1]), 5.0)
     return out
 

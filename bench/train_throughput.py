@@ -1,6 +1,6 @@
 """Training throughput on this machine: our recipe vs the course script's padding, same data, same run.
 
-    .venv/bin/python bench/train_throughput.py [--steps 6] [--recipe config/sft_smollm2_cpu.yaml]
+    .venv/bin/python -m bench.train_throughput [--steps 6] [--recipe config/sft_smollm2_cpu.yaml]
 
 Both runs train the embedded model with the same recipe, LoRA and batch size for ``--steps``
 optimizer steps; they differ only in padding:
@@ -19,13 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from transformers import TrainerCallback
 
-from transformers import TrainerCallback  # noqa: E402
+from training.sft_recipe import load_recipe
+from training.train_sft import train
 
-from training.sft_recipe import load_recipe  # noqa: E402
-from training.train_sft import train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: data/, config/, reports/
 
 
 class StepTimer(TrainerCallback):
@@ -69,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ours["tokens_per_second"] / course["tokens_per_second"]
     print(f"\n{'run':8} {'padding':12} {'batch':>5} {'s/step':>8} {'real tokens/s':>14}")
     for name, r in (("ours", ours), ("course", course)):
-        print(f"{name:8} {r['padding']:12} {r['batch']:>5} {r['seconds_per_step']:>8.2f} {r['tokens_per_second']:>14.1f}")
+        print(f"{name:8} {r['padding']:12} {r['batch']:>5} {r['seconds_per_step']:>8.2f} "
+              f"{r['tokens_per_second']:>14.1f}")
     print(f"\nours / course = {ratio:.1f}x real tokens per second")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_throughput.json").write_text(json.dumps({"ours": ours, "course": course,

@@ -6,12 +6,12 @@
     ros2 launch ros2_llm_controller controller.launch.py --show-args
 
 Parameters come from ``params_file``; ``model``, ``adapter`` and ``use_stamped`` override it only
-when given (their empty default keeps the file's value).
+when given (their empty default keeps the file's value). A params file for a namespaced node keys its
+section ``/**/llm_controller:`` (as config/controller.yaml does) or under the node's full name.
 """
 
 from pathlib import Path
 
-import yaml
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -30,23 +30,11 @@ def _to_bool(name: str, text: str) -> bool:
     raise ValueError(f"launch argument {name}:={text!r}: expected true or false")
 
 
-def _node_section(params_file: str) -> dict:
-    """The file's ``llm_controller:`` parameters, to repeat under the node's full name.
-
-    rcl matches a bare ``llm_controller:`` key only to /llm_controller, so in a namespace the file
-    alone would be silently ignored; launch_ros writes a dict under the node's full name.
-    """
-    path = Path(params_file)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RuntimeError(f"params_file {params_file!r} cannot be read: {exc}") from exc
-    params = {}
-    for key in (NODE_NAME, "/" + NODE_NAME):
-        section = doc.get(key) if isinstance(doc, dict) else None
-        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-            params.update(section["ros__parameters"])
-    return params
+def _check_params_file(params_file: str) -> None:
+    """A clear error for a missing file. No re-parsing: config/controller.yaml is keyed
+    ``/**/llm_controller:``, which rcl applies to the node in any namespace."""
+    if not Path(params_file).is_file():
+        raise RuntimeError(f"params_file {params_file!r} cannot be read: no such file")
 
 
 def _launch_setup(context, *args, **kwargs):
@@ -55,10 +43,8 @@ def _launch_setup(context, *args, **kwargs):
     overrides = {key: arg[key] for key in ("model", "adapter") if arg[key]}
     if arg["use_stamped"]:
         overrides["use_stamped"] = _to_bool("use_stamped", arg["use_stamped"])
+    _check_params_file(arg["params_file"])
     parameters = [arg["params_file"]]
-    section = _node_section(arg["params_file"])
-    if section:
-        parameters.append(section)
     if overrides:
         parameters.append(overrides)  # last: wins over the file
     return [Node(

@@ -15,11 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from .core.actions import ParseError
 from .core.config import ConfigError, ControllerConfig, default_config_path
 from .core.generation import GenerationError
-from .core.limits import apply_limits
-from .core.parser import parse_action
+from .core.planner import Planner, PlanResult, ResultKind, resolve
+from .core.torch_setup import DTYPES
 
 
 def _load_config(args) -> ControllerConfig:
@@ -52,34 +51,24 @@ def _print(result: dict, as_json: bool) -> None:
 
 def cmd_plan(args) -> int:
     from .core.hf_generator import HFGenerator
-    from .core.planner import Planner
 
     cfg = _load_config(args)
     generator = HFGenerator.from_config(cfg)
     planner = Planner(generator, cfg)
     status = 0
     for command in args.commands:
-        result = planner.plan(command).to_dict()
-        _print(result, args.json)
-        status = status or (1 if result["error"] else 0)
+        result = planner.plan(command)
+        _print(result.to_dict(), args.json)
+        status = status or (0 if result.kind in (ResultKind.ACTION, ResultKind.STOP_WORD) else 1)
     return status
 
 
 def cmd_parse(args) -> int:
-    cfg = _load_config(args)
-    try:
-        action = parse_action(args.text, cfg.motion_defaults)
-    except ParseError as exc:
-        result = {"model_output": args.text, "action": {"type": "reject", "linear_x": 0.0, "angular_z": 0.0,
-                                                        "duration_s": 0.0, "reply": None},
-                  "limited": False, "error": f"parse error: {exc}"}
-        _print(result, args.json)
-        return 1
-    limited = apply_limits(action, cfg.limits)
-    result = {"model_output": args.text, "action": limited.action.to_dict(), "limited": limited.limited,
-              "error": f"safety limits: {limited.reason}" if limited.action.type == "reject" else None}
-    _print(result, args.json)
-    return 0
+    result: PlanResult = resolve(args.text, _load_config(args))
+    d = result.to_dict()
+    del d["command"], d["latency_s"]  # no command and no model here: only the text and what it resolves to
+    _print(d, args.json)
+    return 1 if result.kind is ResultKind.PARSE_ERROR else 0
 
 
 def cmd_prepare_model(args) -> int:
@@ -105,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--adapter", help="'default', 'none' or a LoRA adapter folder")
     plan.add_argument("--chat-template", dest="chat_template", choices=("auto", "chatml", "llama2", "llama3"))
     plan.add_argument("--device")
-    plan.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    plan.add_argument("--dtype", choices=DTYPES)
     plan.add_argument("--max-new-tokens", dest="max_new_tokens", type=int)
     plan.set_defaults(func=cmd_plan)
 

@@ -5,7 +5,7 @@ thread (latest command wins), applies the resulting actions and publishes.
 
     command        std_msgs/String         in   plain-language command
     cmd_vel        geometry_msgs/Twist     out  (TwistStamped when use_stamped), reliable, depth 10
-    ~/status       std_msgs/String         out  JSON: command, model_output, action, limited, error,
+    ~/status       std_msgs/String         out  JSON: command, model_output, action, limited, error, kind,
                                                 latency_s, event, state, reply, seq
                                                 event: ready accepted result done cancelled halt
                                                 load_failed shutdown; state: loading idle generating
@@ -33,38 +33,33 @@ import functools
 import json
 import math
 import re
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import BatteryState, LaserScan
 from std_msgs.msg import String
 
 from . import ros_params
-from .core.actions import Action, reject
+from .core.actions import Action
 from .core.config import NODE_NAME, ControllerConfig
 from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
 from .core.motion import MotionPlan
-from .core.planner import Planner, PlanResult, precheck
+from .core.planner import Planner, PlanResult, ResultKind, precheck
 from .core.sensors import describe_battery, describe_obstacles, describe_state
+from .spin import run_until_signal
 from .worker import Job, LatestCommandWorker
 
 GeneratorFactory = Callable[[ControllerConfig], Generator]
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_ERROR_PREFIXES = ("parse error", "generation error", "internal error", "model not available")
 
 
 def clean_command(text: str) -> str:
@@ -173,7 +168,7 @@ class LlmControllerNode(Node):
                 d = result.to_dict()
             else:
                 d = {"command": command, "model_output": None, "action": None, "limited": False,
-                     "error": None, "latency_s": 0.0}
+                     "error": None, "latency_s": 0.0, "kind": None}
             d["error"] = d["error"] or error
             d.update(event=event, state=self._state, reply=reply, seq=self._seq)
             # ensure_ascii: any text (lone surrogates included) serialises; str() for anything odd.
@@ -185,9 +180,13 @@ class LlmControllerNode(Node):
         self._plan = MotionPlan.from_action(action, self.config.rate_hz)
         self._plan_t0, self._plan_command = time.monotonic(), command
         self._publish_velocity(*self._plan.velocity_at(0.0))
-        self._timer.timer_period_ns = int(1e9 / self.config.rate_hz)  # undo a shortened last period
-        self._timer.reset()
+        self._arm_timer(self._plan.next_period_s(0.0))  # a motion shorter than a period ends on time too
         self._wake.trigger()
+
+    def _arm_timer(self, period_s: float) -> None:
+        """Next tick ``period_s`` from now (a period changed from the timer's, or a (re)start)."""
+        self._timer.timer_period_ns = int(period_s * 1e9)
+        self._timer.reset()
 
     def _end_motion(self) -> None:
         """Drop the current motion (if any) and publish zero."""
@@ -235,12 +234,11 @@ class LlmControllerNode(Node):
             elapsed_s = time.monotonic() - self._plan_t0
             if not self._plan.done(elapsed_s):
                 self._publish_velocity(*self._plan.velocity_at(elapsed_s))
-                remaining_s = self._plan.duration_s - elapsed_s
-                if remaining_s < 1.0 / self.config.rate_hz:
-                    # End on time: the zero goes out at the plan's end, not up to one period later
-                    # (50 ms at 0.5 m/s is 2.5 cm: a quarter of a 10 cm move).
-                    self._timer.timer_period_ns = max(int(remaining_s * 1e9), 1_000_000)
-                    self._timer.reset()
+                # End on time: the zero goes out at the plan's end, not up to one period later
+                # (50 ms at 0.5 m/s is 2.5 cm: a quarter of a 10 cm move).
+                period_ns = int(self._plan.next_period_s(elapsed_s) * 1e9)
+                if period_ns != self._timer.timer_period_ns:
+                    self._arm_timer(period_ns / 1e9)
                 return
             self._end_motion()
             self._rest_state = "idle"
@@ -267,16 +265,38 @@ class LlmControllerNode(Node):
                 self._planner = Planner(self._generator, cfg)
             if cfg.rate_hz != old.rate_hz:
                 self._timer.timer_period_ns = int(1e9 / cfg.rate_hz)
-            lim = cfg.limits
-            if self._plan is not None and (abs(self._plan.linear_x) > lim.max_linear_mps
-                                           or abs(self._plan.angular_z) > lim.max_angular_rps):
-                command = self._plan_command
-                self._end_motion()
-                self._state = self._rest_state = "stopped"
-                self._publish_status("halt", command=command,
-                                     error="motion stopped: it exceeds the new safety limits")
+            self._recheck_motion(cfg)
         changed = ", ".join(f"{p.name}={p.value!r}" for p in params)
         self.get_logger().info(f"parameters changed: {changed}")
+
+    def _recheck_motion(self, cfg: ControllerConfig) -> None:
+        """New limits apply to the running motion too (caller holds the lock).
+
+        A speed over a new limit stops the motion. A lower ``max_duration_s`` is measured from the
+        motion's start: past it, the motion stops now; before it, the motion ends at start + limit.
+        """
+        plan, lim = self._plan, cfg.limits
+        if plan is None:
+            return
+        elapsed_s = time.monotonic() - self._plan_t0
+        why = None
+        if abs(plan.linear_x) > lim.max_linear_mps or abs(plan.angular_z) > lim.max_angular_rps:
+            why = "it exceeds the new safety limits"
+        elif plan.duration_s > lim.max_duration_s:
+            if elapsed_s >= lim.max_duration_s:
+                why = (f"it has run {elapsed_s:.2f} s, over the new max_duration_s={lim.max_duration_s:g} s")
+            else:
+                self._plan = plan.with_duration(lim.max_duration_s)
+                self.get_logger().warning(f"motion shortened to the new max_duration_s={lim.max_duration_s:g} s")
+                if self._plan.next_period_s(elapsed_s) < self._plan.period_s:
+                    self._arm_timer(self._plan.next_period_s(elapsed_s))
+        if plan.rate_hz != cfg.rate_hz and self._plan is not None:
+            self._plan = MotionPlan(self._plan.linear_x, self._plan.angular_z, self._plan.duration_s, cfg.rate_hz)
+        if why is not None:
+            command = self._plan_command
+            self._end_motion()
+            self._state = self._rest_state = "stopped"
+            self._publish_status("halt", command=command, error=f"motion stopped: {why}")
 
     # ---- generation thread ----
 
@@ -298,7 +318,7 @@ class LlmControllerNode(Node):
         planner = self._planner
         if planner is None:
             msg = f"model not available: {self._load_error or 'still loading'}"
-            self._apply(PlanResult(job.command, None, reject(msg), error=msg), job)
+            self._apply(PlanResult.failure(ResultKind.UNAVAILABLE, job.command, msg), job)
             return
         try:
             result = planner.plan(job.command, job.cancel)
@@ -321,7 +341,7 @@ class LlmControllerNode(Node):
             return  # superseded: a newer command or a stop already decides the motion
         self.get_logger().error(f"generation for command #{job.seq} failed: {exc!r}")
         msg = f"internal error: {type(exc).__name__}: {exc}"
-        self._apply(PlanResult(job.command, None, reject(msg), error=msg), job)
+        self._apply(PlanResult.failure(ResultKind.INTERNAL_ERROR, job.command, msg), job)
 
     # ---- results ----
 
@@ -370,9 +390,8 @@ class LlmControllerNode(Node):
                 state = "moving" if self._plan is not None else "idle"
             else:  # stop, reject, empty motion: fail safe
                 self._end_motion()
-                error = result.error or ""
                 state = ("stopped" if action.type != "reject"
-                         else "error" if error.startswith(_ERROR_PREFIXES) else "rejected")
+                         else "error" if result.kind.is_error else "rejected")
             self._state = self._rest_state = state
             self._publish_status("result", result, reply=reply)
         detail = f" ({result.error})" if result.error else " (limited)" if result.limited else ""
@@ -443,58 +462,16 @@ def _parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, Generator | No
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
     _, generator = _parse_args(remove_ros_args(args)[1:])
-    # Our own handlers: rclpy's would shut the context down before the final zero is published.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop, exit_code = threading.Event(), [0]
 
-    def request_stop(signum: int, _frame: Any) -> None:
-        stop.set()
-        signal.signal(signum, signal.SIG_DFL)  # a second one ends a stuck shutdown the default way
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
-    def fatal(reason: str) -> None:
-        exit_code[0] = 1
-        stop.set()
-
-    node: LlmControllerNode | None = None
-    executor = SingleThreadedExecutor()
-    spinner: threading.Thread | None = None
-    try:
+    def make_node(fatal: Callable[[str], None]) -> LlmControllerNode:
         node = LlmControllerNode(generator=generator, on_fatal=fatal)
         if generator is not None:
             node.get_logger().info(f"dry-run mode: scripted answers for {len(generator.script)} commands, "
                                    "no model")
-        executor.add_node(node)
+        return node
 
-        def spin() -> None:
-            try:
-                executor.spin()
-            except ExternalShutdownException:
-                pass
-            except Exception as exc:  # noqa: BLE001 - the finally below still stops the robot
-                node.get_logger().fatal(f"executor stopped: {exc!r}")
-                fatal(repr(exc))
-            finally:
-                stop.set()
-
-        spinner = threading.Thread(target=spin, name="executor", daemon=True)
-        spinner.start()
-        stop.wait()
-    except Exception as exc:  # noqa: BLE001 - bad parameters at start-up: a clear message, no traceback
-        get_logger(NODE_NAME).fatal(f"cannot start: {exc}")
-        exit_code[0] = 2
-    finally:
-        if node is not None:
-            node.shutdown_motion()
-        executor.shutdown(timeout_sec=2.0)
-        if spinner is not None:
-            spinner.join(timeout=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return exit_code[0]
+    # shutdown_motion: the zeros go out while the context is up; destroy_node then closes the worker.
+    return run_until_signal(NODE_NAME, make_node, args, before_stop=lambda node: node.shutdown_motion())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""training.analyze_alpaca end to end on a small planted fixture, its loaders, parsers and fallbacks,
+"""training.alpaca end to end on a small planted fixture, its loaders, parsers and fallbacks,
 and once on the real Alpaca file when it is present."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from test_quality import PLANTED, RECORDS
 
-from training import alpaca_parse
-from training.alpaca_io import DataSourceError, load_records
-from training.alpaca_parse import FirstWordParser, make_parser
-from training.alpaca_stats import load_tokenizer, summarize
-from training.analyze_alpaca import analyze, main
+from training.alpaca import parse as alpaca_parse
+from training.alpaca.io import DataSourceError, load_records
+from training.alpaca.parse import FirstWordParser, make_parser
+from training.alpaca.stats import load_tokenizer, summarize
+from training.alpaca.analyze import analyze, main
 
 ALPACA = Path("/work/shared/data/alpaca_data.json")
 STAT_KEYS = {"min", "p25", "median", "mean", "p75", "p95", "max"}

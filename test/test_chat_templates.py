@@ -9,7 +9,8 @@ COURSE = [
 ]
 
 # Printed in the course (Day 32, section 32.3), byte for byte.
-COURSE_CHATML = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+COURSE_CHATML = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+                 "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
                  "<|im_start|>assistant\n2+2 equals 4.<|im_end|>")
 COURSE_LLAMA2 = "[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\nWhat is 2+2? [/INST] 2+2 equals 4."
 COURSE_LLAMA3 = ("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\nYou are a helpful assistant.<|eot_id|>\n"

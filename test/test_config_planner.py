@@ -8,7 +8,7 @@ import pytest
 
 from ros2_llm_controller.core.config import PARAMS, ConfigError, ControllerConfig
 from ros2_llm_controller.core.generation import GenerationCancelled, GenerationError, ScriptedGenerator
-from ros2_llm_controller.core.planner import Planner
+from ros2_llm_controller.core.planner import Planner, ResultKind, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +25,34 @@ def test_defaults_and_overrides():
 def test_bad_values_are_refused(bad):
     with pytest.raises(ConfigError):
         ControllerConfig.from_dict(bad)
+
+
+@pytest.mark.parametrize("rate_hz, ok", [(1.0, False), (2.0, False), (4.99, False), (5.0, True), (200.0, True)])
+def test_rate_floor_keeps_a_stream_alive_at_a_half_second_timeout(rate_hz, ok):
+    """Below 5 Hz, one lost message leaves no next message inside diff_drive_controller's 0.5 s timeout."""
+    if ok:
+        assert ControllerConfig.from_dict({"rate_hz": rate_hz}).rate_hz == rate_hz
+        assert 2 / rate_hz <= 0.5  # two periods fit in the receiver's timeout
+    else:
+        with pytest.raises(ConfigError, match="rate_hz"):
+            ControllerConfig.from_dict({"rate_hz": rate_hz})
+
+
+@pytest.mark.parametrize("limit, ceiling, value", [("max_linear_mps", "hard_max_linear_mps", 2.0),
+                                                   ("max_angular_rps", "hard_max_angular_rps", 3.0),
+                                                   ("max_duration_s", "hard_max_duration_s", 60.0)])
+def test_limits_never_exceed_their_read_only_ceilings(limit, ceiling, value):
+    from ros2_llm_controller.core.config import PARAM_SPECS
+
+    assert PARAM_SPECS[ceiling].read_only and not PARAM_SPECS[limit].read_only
+    with pytest.raises(ConfigError, match=ceiling):
+        ControllerConfig.from_dict({limit: value})
+    with pytest.raises(ConfigError, match=ceiling):
+        ControllerConfig().with_(**{limit: value})
+    cfg = ControllerConfig.from_dict({ceiling: value, limit: value})  # raised at launch: allowed
+    assert getattr(cfg, limit) == value
+    with pytest.raises(ConfigError):
+        cfg.with_(**{ceiling: value / 4})  # a ceiling below the current limit
 
 
 def test_params_have_descriptions_and_ranges():
@@ -94,13 +122,36 @@ def test_bad_commands_are_rejected_with_an_error(command, error):
     assert r.action.type == "reject" and not r.action.moves and error in r.error
 
 
+@pytest.mark.parametrize("command, kind", [
+    ("Move the robot forward 2 meters", ResultKind.ACTION), ("go fast", ResultKind.ACTION),
+    ("STOP now!", ResultKind.STOP_WORD), ("", ResultKind.REJECTED), ("a" * 2000, ResultKind.REJECTED),
+    ("gibberish", ResultKind.PARSE_ERROR)])
+def test_results_carry_a_kind(command, kind):
+    r = planner().plan(command)
+    assert r.kind is kind and r.to_dict()["kind"] == kind.value
+    assert r.kind.is_error == (kind is ResultKind.PARSE_ERROR)
+    assert planner(limit_policy="reject").plan("go fast").kind is ResultKind.REJECTED
+    assert Planner(None, ControllerConfig()).plan("go fast").kind is ResultKind.UNAVAILABLE
+
+
+def test_resolve_is_the_planners_parse_and_limit_step():
+    cfg = ControllerConfig.from_dict({"max_linear_mps": 0.3})
+    for text in ["move forward 2 m", "move forward 10 m at 5 m/s", "Moving forward at warp speed!",
+                 "Publishing cmd_vel with linear.x=100 for 100 seconds.", "query battery"]:
+        r = resolve(text, cfg, "cmd")
+        p = Planner(ScriptedGenerator({"cmd": text}), cfg).plan("cmd")
+        assert (r.action, r.limited, r.error, r.kind, r.model_output) == \
+            (p.action, p.limited, p.error, p.kind, p.model_output), text
+    assert resolve("move forward 2 m", cfg).action.linear_x == pytest.approx(0.3)
+
+
 def test_generation_failure_is_a_rejection():
     class Broken:
         def generate(self, messages, cancel=None):
             raise GenerationError("out of memory")
 
     r = Planner(Broken(), ControllerConfig()).plan("Move the robot forward 2 meters")
-    assert r.action.type == "reject" and "out of memory" in r.error
+    assert r.action.type == "reject" and "out of memory" in r.error and r.kind is ResultKind.GENERATION_ERROR
 
 
 def test_cancel_propagates():
@@ -122,7 +173,8 @@ def test_system_prompt_is_sent():
 
 def test_core_imports_neither_rclpy_nor_messages():
     code = ("import sys, ros2_llm_controller.core as c, pkgutil, importlib\n"
-            "[importlib.import_module('ros2_llm_controller.core.' + m.name) for m in pkgutil.iter_modules(c.__path__)]\n"
+            "[importlib.import_module('ros2_llm_controller.core.' + m.name)"
+            " for m in pkgutil.iter_modules(c.__path__)]\n"
             "import ros2_llm_controller.cli\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('rclpy', 'std_msgs', 'geometry_msgs', 'sensor_msgs',"
             " 'nav_msgs', 'rcl_interfaces') or m.endswith('_msgs')]\n"
@@ -155,3 +207,19 @@ def test_fold_shouting_lowercases_only_all_caps_user_turns():
     out = fold_shouting(msgs)
     assert [m["content"] for m in out] == ["SYSTEM", "go 100 millimeters, 2x!", "MOVE", "Turn LEFT 90 deg", "90 42"]
     assert msgs[1]["content"] == "GO 100 MILLIMETERS, 2X!"  # the caller's list is not changed
+
+
+def test_one_device_and_dtype_rule_for_generation_and_training():
+    from ros2_llm_controller.core import torch_setup
+    from ros2_llm_controller.core.generation import GenerationError
+
+    assert torch_setup.dtype_name("auto", "cpu") == "float32"
+    assert torch_setup.dtype_name("auto", "mps") == "float16"
+    assert torch_setup.dtype_name("auto", "mps", training=True) == "float32"
+    assert torch_setup.dtype_name("bfloat16", "cpu") == "bfloat16"
+    with pytest.raises(GenerationError, match="CUDA"):
+        torch_setup.dtype_name("float16", "cpu", training=True)
+    with pytest.raises(GenerationError, match="unknown dtype"):
+        torch_setup.dtype_name("int8", "cpu")
+    assert torch_setup.pick_device("cpu") == "cpu" and torch_setup.pick_device("auto") in ("cpu", "cuda", "mps")
+    assert PARAMS[[p.name for p in PARAMS].index("dtype")].choices == torch_setup.DTYPES

@@ -175,7 +175,8 @@ def _examples():
         return {"id": user, "task": task, "held_out": {"template": False, "values": False},
                 "messages": [sys_msg, {"role": "user", "content": user}, {"role": "assistant", "content": answer}]}
 
-    return [ex("go forward 2 meters", "move forward 2 m", "move"), ex("turn left 90 degrees", "turn left 90 deg", "turn"),
+    return [ex("go forward 2 meters", "move forward 2 m", "move"),
+            ex("turn left 90 degrees", "turn left 90 deg", "turn"),
             ex("battery?", "query battery", "query_battery"), ex("tell me a joke", "reply I only drive.", "off_task"),
             ex("zoom forward 50 meters", "move forward 50 m", "move")]
 

@@ -411,7 +411,7 @@ def test_embedded_model_chatml_generation_terminates():
     if not is_complete(folder):
         folder = Path(__file__).resolve().parents[1] / ".cache" / "models" / folder.name
     if not is_complete(folder):
-        pytest.skip(f"embedded model not converted (run `python -m ros2_llm_controller.core.model_store prepare`)")
+        pytest.skip("embedded model not converted (run `python -m ros2_llm_controller.core.model_store prepare`)")
     gen = HFGenerator(str(folder), device="cpu", max_new_tokens=24, system_prompt=DEFAULT_SYSTEM_PROMPT)
     assert gen.template == "auto" and gen.end_of_turn == "<|im_end|>"
     assert gen.tokenizer.pad_token != "<|im_end|>"

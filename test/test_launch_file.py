@@ -29,8 +29,8 @@ ARGS = {"params_file", "model", "adapter", "namespace", "use_stamped", "log_leve
 
 def test_config_has_every_parameter_at_its_default():
     doc = yaml.safe_load(CONFIG_FILE.read_text())
-    assert list(doc) == [NODE_NAME]
-    params = doc[NODE_NAME]["ros__parameters"]
+    assert list(doc) == ["/**/" + NODE_NAME]
+    params = doc["/**/" + NODE_NAME]["ros__parameters"]
     assert list(params) == [p.name for p in PARAMS], "same names, same order as core.config.PARAMS"
     for p in PARAMS:
         # Same type too: rcl would refuse 1 (integer) for a double parameter.
@@ -160,10 +160,9 @@ def test_defaults_pass_the_params_file_and_no_overrides(launch_module):
     assert kw["name"] == "llm_controller" and kw["namespace"] == ""
     assert kw["arguments"] == ["--ros-args", "--log-level", "info"]
     params = kw["parameters"]
-    assert params[0] == str(CONFIG_FILE)
-    # The node section again as a dict (launch_ros writes it under the node's full name), so that the
-    # file's values apply in a namespace too; no override dict when no argument was given.
-    assert params[1:] == [yaml.safe_load(CONFIG_FILE.read_text())[NODE_NAME]["ros__parameters"]]
+    # The file alone: its /**/llm_controller key applies in a namespace too; no override dict when no
+    # argument was given.
+    assert params == [str(CONFIG_FILE)]
 
 
 def test_given_arguments_override_and_use_stamped_is_a_bool(launch_module):

@@ -71,6 +71,23 @@ def test_motion_plan_streams_then_ends_in_zero():
     assert plan.velocity_at(-0.1) == (0.0, 0.0) and plan.done(1.0) and not plan.done(0.5)
 
 
+@pytest.mark.parametrize("rate_hz", [1.0, 5.0, 20.0])
+@pytest.mark.parametrize("duration_s", [0.002, 0.01, 0.04])
+def test_sub_period_motion_ends_at_its_duration_not_a_period_later(rate_hz, duration_s):
+    """"move forward 1 mm" (2 ms at 0.5 m/s) ran a whole first period: 26 mm at 20 Hz, about 100 mm at 5 Hz."""
+    plan = MotionPlan(0.5, 0.0, duration_s, rate_hz=rate_hz)
+    assert plan.next_period_s(0.0) == pytest.approx(duration_s)  # the first period is capped too
+    assert plan.samples() == [(0.0, 0.5, 0.0), (duration_s, 0.0, 0.0)]
+    travelled = sum(lin * (t1 - t0) for (t0, lin, _), (t1, _, _) in zip(plan.samples(), plan.samples()[1:]))
+    assert travelled == pytest.approx(0.5 * duration_s)
+
+
+def test_next_period_is_full_until_the_last_one():
+    plan = MotionPlan(0.5, 0.0, 0.12, rate_hz=20.0)
+    assert [round(plan.next_period_s(t), 6) for t in (0.0, 0.05, 0.1, 0.119, 0.2)] == [0.05, 0.05, 0.02, 0.001, 0.001]
+    assert plan.samples()[-1] == (0.12, 0.0, 0.0)
+
+
 def test_motion_plan_from_non_motion_is_empty():
     plan = MotionPlan.from_action(Action("reply", reply="x"))
     assert plan.duration_s == 0 and plan.samples() == [(0.0, 0.0, 0.0)]

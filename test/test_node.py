@@ -536,6 +536,23 @@ def test_params_file_loads_through_rcl(tmp_path):
         rclpy.try_shutdown(context=context)
 
 
+def test_params_file_applies_in_a_namespace(tmp_path):
+    """The /**/llm_controller key: rcl applies the file to /robot1/llm_controller too (no launch-file re-parsing)."""
+    path = Path(__file__).resolve().parents[1] / "config" / "controller.yaml"
+    changed = tmp_path / "controller.yaml"
+    changed.write_text(path.read_text().replace("rate_hz: 20.0", "rate_hz: 12.5"))
+    context = Context()
+    rclpy.init(context=context, args=["--ros-args", "--params-file", str(changed)])
+    try:
+        node = LlmControllerNode(generator=ScriptedGenerator({}), context=context, namespace="robot1")
+        try:
+            assert node.get_fully_qualified_name() == "/robot1/llm_controller" and node.config.rate_hz == 12.5
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
 def test_bad_start_parameters_raise_clear_errors():
     from rclpy.exceptions import ParameterException
 

@@ -1,4 +1,4 @@
-"""The kinematic simulator (core.sim), its node, and the closed loop with a scripted controller."""
+"""The kinematic simulator (sim.physics), its node, and the closed loop with a scripted controller."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ros2_llm_controller.core.sim import Circle, DiffDriveSim, World, quaternion_to_yaw, yaw_to_quaternion
+from ros2_llm_controller.sim.physics import Circle, DiffDriveSim, World, quaternion_to_yaw, yaw_to_quaternion
 
 
 def drive(sim: DiffDriveSim, v: float, w: float, seconds: float, refresh_s: float = 0.1, step_s: float = 0.02,
@@ -111,7 +111,7 @@ def test_sim_node_moves_on_cmd_vel_stops_when_stale_and_publishes_sensors():
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import BatteryState, LaserScan
 
-    from ros2_llm_controller.sim_node import SimRobotNode
+    from ros2_llm_controller.sim.node import SimRobotNode
 
     ctx = Context()
     rclpy.init(context=ctx)
@@ -168,7 +168,7 @@ def test_sim_node_moves_on_cmd_vel_stops_when_stale_and_publishes_sensors():
 @pytest.mark.timeout(240)
 def test_closed_loop_with_scripted_controller(tmp_path):
     """The real node (scripted answers) drives the simulator: distances, turns, queries and stop."""
-    from ros2_llm_controller.closed_loop import ClosedLoop
+    from ros2_llm_controller.sim.closed_loop import ClosedLoop
 
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"ahead": "move forward 0.6 m", "left": "turn left 90 deg",

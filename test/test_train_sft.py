@@ -203,7 +203,8 @@ def test_shipped_recipes_are_valid_and_document_their_command(name):
 def test_cpu_recipe_matches_the_embedded_plan():
     r = load_recipe(ROOT / "config" / "sft_smollm2_cpu.yaml")
     assert r["model"] == "embedded" and r["sft"]["output_dir"] == "outputs/sft-smollm2-robot"
-    assert r["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    assert r["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05,
+                         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
     assert r["export_dir"] == "ros2_llm_controller/adapters/smollm2-robot" and r["chat_template"] == "auto"
     assert 2e-4 <= r["sft"]["learning_rate"] <= 5e-4 and r["sft"]["per_device_train_batch_size"] >= 8
     t = load_recipe(ROOT / "config" / "sft_tinyllama.yaml")
@@ -253,9 +254,11 @@ def test_main_exits_2_on_an_unknown_key(tmp_path, capsys):
 def test_main_reports_a_bad_dataset_line_with_file_and_line(tiny_model_dir, tmp_path, capsys):
     write_jsonl(tmp_path / "train.jsonl", 3)
     with open(tmp_path / "train.jsonl", "a", encoding="utf-8") as f:
-        f.write('{"id": "bad", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]}\n')
+        f.write('{"id": "bad", "messages": [{"role": "user", "content": "hi"}, '
+                '{"role": "assistant", "content": ""}]}\n')
     path = tmp_path / "r.yaml"
-    path.write_text(f"model: {tiny_model_dir}\ndata: {{dir: {tmp_path}, eval: null}}\nsft: {{output_dir: {tmp_path}/o}}\n")
+    path.write_text(f"model: {tiny_model_dir}\ndata: {{dir: {tmp_path}, eval: null}}\n"
+                    f"sft: {{output_dir: {tmp_path}/o}}\n")
     assert train_sft.main(["--config", str(path), "--max_steps", "1"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'train.jsonl'}:4: " in err and "empty assistant turn" in err
@@ -265,7 +268,14 @@ def test_main_reports_a_bad_dataset_line_with_file_and_line(tiny_model_dir, tmp_
 def test_cpu_training_arguments_follow_the_device(tmp_path):
     recipe = build_recipe({"sft": {"output_dir": str(tmp_path), "activation_checkpointing": True},
                            "data": {"eval": None}})
-    args = train_sft.sft_config(recipe, "cpu")
+    said: list[str] = []
+    args = train_sft.sft_config(recipe, "cpu", report=said.append)
+    # Every value the recipe did not say is printed, the recipe's own True for checkpointing included.
+    text = "\n".join(said)
+    for key in ("bf16", "fp16", "activation_checkpointing: True -> False", "use_cpu", "dataset_kwargs",
+                "remove_unused_columns", "eval_strategy"):
+        assert f"sft.{key}" in text, (key, text)
+    assert all(line.startswith("recipe adjusted: ") for line in said)
     assert args.use_cpu and not args.bf16 and not args.fp16 and not args.activation_checkpointing
     assert args.dataset_kwargs == {"skip_prepare_dataset": True} and args.remove_unused_columns is False
     assert args.eval_strategy == "no" and args.train_sampling_strategy == "group_by_length"
@@ -291,7 +301,8 @@ def test_real_embedded_model_trains_a_few_steps(data_dir, tmp_path, monkeypatch)
 
     monkeypatch.setenv("ROS2_LLM_CONTROLLER_CACHE", str(embedded_cache()))
     recipe = build_recipe({"model": "embedded", "data": {"dir": str(data_dir), "eval": None},
-                           "sft": {"output_dir": str(tmp_path / "out"), "max_steps": 2, "per_device_train_batch_size": 4,
+                           "sft": {"output_dir": str(tmp_path / "out"), "max_steps": 2,
+                                   "per_device_train_batch_size": 4,
                                    "max_length": 128, "logging_steps": 1, "save_steps": 2}})
     metrics = train_sft.train(recipe)
     assert metrics["global_step"] == 2 and math.isfinite(metrics["train_loss_last"])

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ros2_llm_controller.core.chat_templates import ChatFormatError, validate_messages
 
@@ -93,8 +95,10 @@ def with_system_prompt(conversations: list[dict], system_prompt: str | None) -> 
 
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file (recorded with the adapter, to know which data trained it)."""
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def command_line(module: str, argv: Sequence[str] | None = None) -> str:
+    """``python -m module args...`` as a shell would need it typed (for reports)."""
+    return shlex.join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])

@@ -5,7 +5,7 @@
 
 Every example's last assistant turn is the reference; the model answers the conversation before it
 (system prompt and history included), and both texts go through the same parser and the same
-safety limits the node uses (``core.planner.Planner.finish``). Metrics:
+safety limits the node uses (``core.planner.resolve``). Metrics:
 
 * ``parse_rate``: answers the parser reads (anything else is rejected: the robot does not move);
 * ``exact_action_accuracy``: same action kind and direction, with distance, angle, speed and
@@ -37,9 +37,10 @@ from ros2_llm_controller.core.actions import Action, ParseError
 from ros2_llm_controller.core.config import ControllerConfig
 from ros2_llm_controller.core.generation import GenerationError
 from ros2_llm_controller.core.parser import parse_action
-from ros2_llm_controller.core.planner import Planner
+from ros2_llm_controller.core.planner import resolve
 
-from .data_io import load_conversations
+from .data_io import command_line, load_conversations
+from .stats import percentile
 
 REL_TOL = 0.02
 
@@ -82,7 +83,6 @@ def violates(action: Action, cfg: ControllerConfig) -> bool:
 def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cfg: ControllerConfig,
              label: str, progress: bool = True) -> dict:
     """Run ``generate(messages) -> GenerationResult`` on every example and score it."""
-    planner = Planner(generator=None, config=cfg)  # only finish(): parse + limits, as the node does
     rows, latencies, new_tokens = [], [], []
     iterator = examples
     if progress:
@@ -109,7 +109,7 @@ def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cf
                 parsed = parse_action(text, cfg.motion_defaults)
             except ParseError:
                 parsed = None
-            result = planner.finish(messages[-1]["content"], text, t0)
+            result = resolve(text, cfg, messages[-1]["content"], t0)  # parse + limits, as the node does
         latencies.append(latency)
         new_tokens.append(n_new)
         final = result.action if result is not None else None
@@ -123,14 +123,6 @@ def evaluate(examples: Sequence[dict], generate: Callable[[list[dict]], Any], cf
             "latency_s": round(latency, 4), "new_tokens": n_new,
         })
     return summarize(rows, label, latencies, new_tokens)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The sample at rank round(q * (n - 1)) of the sorted values; NaN for none."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
 def summarize(rows: list[dict], label: str, latencies: list[float], new_tokens: list[int]) -> dict:
@@ -196,7 +188,8 @@ def markdown(report: dict) -> str:
         fails = r["failures"][:12]
         if not fails:
             continue
-        lines += ["", f"## {r['label']}: failures (first {len(fails)} of {r['examples'] - round(r['exact_action_accuracy'] * r['examples'])})",
+        n_failed = r["examples"] - round(r["exact_action_accuracy"] * r["examples"])
+        lines += ["", f"## {r['label']}: failures (first {len(fails)} of {n_failed})",
                   "", "| command | expected | model said |", "|---|---|---|"]
         for f in fails:
             said = (f["output"] or f"(error: {f['error']})").replace("\n", " ").replace("|", "\\|")[:90]
@@ -256,12 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         device = gen.device
         runs.append(evaluate(exs, gen.generate, cfg, label))
         r = runs[-1]
-        print(f"{label}: {r['examples']} examples, parse {r['parse_rate']:.1%}, exact {r['exact_action_accuracy']:.1%}, "
+        print(f"{label}: {r['examples']} examples, parse {r['parse_rate']:.1%}, "
+              f"exact {r['exact_action_accuracy']:.1%}, "
               f"no-motion {r['no_motion_correct']}, violations {r['safety_violations']}, "
               f"latency p50 {r['latency_s']['p50']:.3f} s", flush=True)
     report = {"model": args.model, "model_resolved": model, "adapter": args.adapter, "adapter_resolved": adapter,
               "chat_template": args.chat_template, "data": str(args.data), "split": args.split, "device": device,
-              "command": "python -m training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": command_line("training.evaluate", argv),
               "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"eval_{args.split}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -28,11 +28,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ros2_llm_controller.closed_loop import ClosedLoop, Outcome
+from ros2_llm_controller.sim.closed_loop import ClosedLoop, Outcome
 from ros2_llm_controller.core.config import ControllerConfig
-from ros2_llm_controller.core.planner import Planner
+from ros2_llm_controller.core.planner import resolve
 
-from .data_io import load_conversations
+from .data_io import command_line, load_conversations
+from .stats import percentile
 
 DISTANCE_REL_TOL = 0.05
 ROTATION_TOL_DEG = 3.0
@@ -68,19 +69,19 @@ def judge(exp: dict, o: Outcome, query: str | None) -> tuple[bool, str]:
         return ok, "" if ok else f"forward {o.forward_m:+.3f} m (asked {d:+.3f}), rotation {o.rotation_deg:+.1f} deg"
     if exp["kind"] == "turn":
         ok = rot_err <= ROTATION_TOL_DEG and o.path_m <= 0.02
-        return ok, "" if ok else f"rotation {o.rotation_deg:+.1f} deg (asked {exp['rotation_deg']:+.1f}), path {o.path_m:.3f} m"
+        return ok, "" if ok else (f"rotation {o.rotation_deg:+.1f} deg (asked {exp['rotation_deg']:+.1f}), "
+                                  f"path {o.path_m:.3f} m")
     ok = abs(o.path_m - abs(d)) <= DISTANCE_REL_TOL * abs(d) and rot_err <= ROTATION_TOL_DEG
     return ok, "" if ok else (f"path {o.path_m:.3f} m (asked {abs(d):.3f}), rotation {o.rotation_deg:+.1f} deg "
                               f"(asked {exp['rotation_deg']:+.1f})")
 
 
 def select(examples: list[dict], cfg: ControllerConfig, limit: int, max_duration_s: float, seed: int) -> list[dict]:
-    planner = Planner(None, cfg)
     chosen = []
     for ex in examples:
         if len(ex["messages"]) != 3:
             continue
-        ref = planner.finish(ex["messages"][-2]["content"], ex["messages"][-1]["content"], time.monotonic())
+        ref = resolve(ex["messages"][-1]["content"], cfg, ex["messages"][-2]["content"])
         if ref.action.type == "reject" or (ref.action.moves and ref.action.duration_s > max_duration_s):
             continue
         chosen.append({**ex, "_ref": ref.action})
@@ -145,20 +146,19 @@ def main(argv: list[str] | None = None) -> int:
             stops.append({**s, "success": ok})
             rows.append({"command": f"{s['command']} + stop", "reference": "stop", "task": "stop_during_motion",
                          "kind": "stop", "expected": None, "model_output": None, "success": ok,
-                         "why": "" if ok else f"stop latency {s['stop_latency_s']}, stayed stopped {s['stayed_stopped']}",
+                         "why": "" if ok else (f"stop latency {s['stop_latency_s']}, "
+                                               f"stayed stopped {s['stayed_stopped']}"),
                          "outcome": s})
     by_kind = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r["success"])
-    srt = sorted(firsts)
     lat = [s["stop_latency_s"] for s in stops if s["stop_latency_s"] is not None]
-    report = {"command": "python -m training.evaluate_closed_loop " + " ".join(argv if argv is not None else sys.argv[1:]),
+    report = {"command": command_line("training.evaluate_closed_loop", argv),
               "split": args.split, "commands": len(examples), "stop_trials": len(stops), "total": len(rows),
               "successes": sum(r["success"] for r in rows),
               "success_rate": sum(r["success"] for r in rows) / len(rows) if rows else 0.0,
               "by_kind": {k: {"n": len(v), "success": sum(v) / len(v)} for k, v in sorted(by_kind.items())},
-              "first_motion_s": {"p50": srt[len(srt) // 2] if srt else float("nan"),
-                                 "p95": srt[min(len(srt) - 1, int(0.95 * len(srt)))] if srt else float("nan")},
+              "first_motion_s": {"p50": percentile(firsts, 0.5), "p95": percentile(firsts, 0.95)},
               "stop_latency_s_max": max(lat) if lat else None, "wall_s": round(time.monotonic() - t0, 1), "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"closed_loop_{args.split}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")

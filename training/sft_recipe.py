@@ -15,6 +15,14 @@ Top-level keys (see ``config/sft_*.yaml``)::
 
 Overrides: ``--sft.max_steps 20``, ``--lora.r 8``, ``--export_dir null``; a bare SFTConfig field
 (``--max_steps 20``) means ``sft.<field>``. Values are parsed as YAML. Unknown keys are errors.
+
+Why not TRL's ``TrlParser`` (dataclasses + ``--config`` YAML + CLI overrides): it parses flat dataclass
+fields (``SFTConfig``, ``ModelConfig``, a script dataclass), while a recipe is nested (``lora:``,
+``data:``, ``sft:``) and that nesting is what ``config/sft_*.yaml`` and every adapter's
+``training_info.json`` record. Using it would mean a flat recipe format, plus these checks on top
+anyway: keys derived from ``dtype`` and the device are refused (``DERIVED_SFT_KEYS``), unknown keys
+get a did-you-mean, and everything is checked before a model loads. ``SFTConfig`` itself still
+validates the ``sft:`` section (its fields are read from the dataclass, not listed here).
 """
 
 from __future__ import annotations
@@ -30,10 +38,10 @@ import yaml
 
 from ros2_llm_controller.core.chat_templates import ChatFormatError, canonical_name
 from ros2_llm_controller.core.config import DEFAULT_SYSTEM_PROMPT
+from ros2_llm_controller.core.torch_setup import DTYPES
 
 from .collator import PADDING_CHOICES
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 LORA_KEYS = ("r", "alpha", "dropout", "target_modules")
 DATA_KEYS = ("dir", "train", "eval")
 # Derived from `dtype` and the device; a recipe setting them would silently fight that logic.

@@ -24,7 +24,10 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from ros2_llm_controller.core.generation import GenerationError
+from ros2_llm_controller.core.torch_setup import dtype_name, pick_device, pick_dtype
 
 from .collator import AssistantOnlyCollator, ensure_pad_token, tokenize_dataset
 from .data_io import DatasetError, load_conversations, sha256_file, with_system_prompt
@@ -39,31 +42,19 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 def device_kind() -> str:
     """"cuda", "mps" or "cpu": where the Trainer will put the model (accelerate decides the index)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return pick_device("auto")
 
 
 def precision(dtype: str, device: str) -> tuple[Any, dict[str, bool]]:
-    """(weights dtype, SFTConfig flags) for a recipe dtype on a device.
-
-    auto: fp32 on CPU/MPS; on CUDA bf16 where supported, else fp16. Off CUDA mixed precision is off.
-    """
-    import torch
-
-    if dtype == "auto":
-        if device == "cuda":
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        else:
-            dtype = "float32"
-    if dtype == "float16" and device != "cuda":
-        raise RecipeError("dtype float16 needs a CUDA GPU; use float32 (or auto) on CPU")
-    flags = {"bf16": device == "cuda" and dtype == "bfloat16", "fp16": device == "cuda" and dtype == "float16"}
-    return getattr(torch, dtype), flags
+    """(weights dtype, SFTConfig flags) for a recipe dtype on a device: ``core.torch_setup``'s rule for
+    training (auto: fp32 on CPU/MPS; on CUDA bf16 where supported, else fp16). Off CUDA mixed precision
+    is off."""
+    try:
+        name = dtype_name(dtype, device, training=True)
+    except GenerationError as exc:
+        raise RecipeError(str(exc)) from exc
+    flags = {"bf16": device == "cuda" and name == "bfloat16", "fp16": device == "cuda" and name == "float16"}
+    return pick_dtype(name, device, training=True), flags
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -170,25 +161,45 @@ def lora_config(recipe: dict):
                       target_modules=lora["target_modules"], bias="none", task_type="CAUSAL_LM")
 
 
-def sft_config(recipe: dict, device: str):
-    """SFTConfig from the recipe, plus what the device and the pre-tokenised data impose."""
+def sft_config(recipe: dict, device: str, report: Callable[[str], None] = print):
+    """SFTConfig from the recipe, plus what the device and the pre-tokenised data impose.
+
+    Every value set here that the recipe's ``sft:`` section does not say is reported through ``report``
+    (one line each), so that what runs is what the recipe says plus what this prints.
+    """
     from trl import SFTConfig
 
     kwargs = dict(recipe["sft"])
+    changes: list[str] = []
+
+    def impose(key: str, value: Any, why: str) -> None:
+        if key in kwargs and kwargs[key] == value:
+            return
+        before = f"{kwargs[key]!r}" if key in kwargs else "unset"
+        kwargs[key] = value
+        changes.append(f"sft.{key}: {before} -> {value!r} ({why})")
+
     _, flags = precision(recipe["dtype"], device)
-    kwargs.update(flags)
+    for key, value in flags.items():  # always: SFTConfig's own default is bf16=True
+        impose(key, value, f"dtype {recipe['dtype']} on {device}")
     # transformers 5 renamed gradient_checkpointing (TRL defaults it to True) to activation_checkpointing.
-    checkpointing = kwargs.pop("activation_checkpointing", None)
-    legacy = kwargs.pop("gradient_checkpointing", None)
-    checkpointing = checkpointing if checkpointing is not None else (legacy if legacy is not None else True)
+    if "gradient_checkpointing" in kwargs:
+        legacy = kwargs.pop("gradient_checkpointing")
+        if "activation_checkpointing" not in kwargs:
+            kwargs["activation_checkpointing"] = legacy
+            changes.append(f"sft.gradient_checkpointing={legacy!r} read as activation_checkpointing (transformers 5)")
     if device != "cuda":
-        checkpointing = False  # recomputing activations only slows small models on CPU
-    kwargs["activation_checkpointing"] = checkpointing
+        impose("activation_checkpointing", False, f"on {device}, recomputing activations only slows small models")
+    elif "activation_checkpointing" not in kwargs:
+        impose("activation_checkpointing", True, "TRL's default")
     if device == "cpu":
-        kwargs["use_cpu"] = True
-    kwargs.update(dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False)
+        impose("use_cpu", True, "no GPU visible")
+    impose("dataset_kwargs", {"skip_prepare_dataset": True}, "the data is tokenised by training.collator")
+    impose("remove_unused_columns", False, "the collator reads the tokenised columns")
     if not recipe["data"]["eval"]:
-        kwargs["eval_strategy"] = "no"
+        impose("eval_strategy", "no", "the recipe has no eval data")
+    for line in changes:
+        report(f"recipe adjusted: {line}")
     return SFTConfig(**kwargs)
 
 

@@ -1,6 +1,6 @@
 """Controller parameters: declared once here, used by the ROS node (as ROS parameters with
 descriptors and ranges), by the CLI, and by the evaluation, all reading the same YAML file
-(``config/controller.yaml``, keyed ``llm_controller: ros__parameters:``)."""
+(``config/controller.yaml``, keyed ``/**/llm_controller: ros__parameters:``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from typing import Any
 
 from .limits import POLICIES, SafetyLimits
 from .parser import MotionDefaults
+from .torch_setup import DTYPES
 
 NODE_NAME = "llm_controller"
+# diff_drive_controller stops the wheels 0.5 s after the last cmd_vel. At 5 Hz a period is 0.2 s: one
+# lost or late message still leaves the next inside the timeout. At 2 Hz or less a stream would stop
+# and start again (in the simulator, 1 Hz drove 1 m as 0.5 m).
+MIN_RATE_HZ = 5.0
+# Runtime limit -> its read-only ceiling (any DDS participant may call the parameter service).
+CEILINGS = {"max_linear_mps": "hard_max_linear_mps", "max_angular_rps": "hard_max_angular_rps",
+            "max_duration_s": "hard_max_duration_s"}
 
 # Kept short: every prompt token is prefill latency on a CPU. Training data uses this exact text.
 DEFAULT_SYSTEM_PROMPT = "You control a mobile robot. Answer with one line of actions."
@@ -52,7 +60,7 @@ PARAMS: tuple[ParamSpec, ...] = (
               "rejected", "s", 1.0, 3600.0),
     ParamSpec("device", "auto", "Torch device: auto, cpu, cuda, cuda:N or mps", read_only=True),
     ParamSpec("dtype", "auto", "Weights dtype: auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16",
-              choices=("auto", "float32", "bfloat16", "float16"), read_only=True),
+              choices=DTYPES, read_only=True),
     ParamSpec("merge_adapter", True, "Merge the LoRA weights into the base model at load (faster decoding)",
               read_only=True),
     ParamSpec("default_linear_mps", 0.5, "Speed used when a command gives a distance but no speed", "m/s", 0.01, 10.0),
@@ -62,10 +70,17 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_linear_mps", 1.0, "Safety limit on |linear.x|", "m/s", 0.01, 10.0),
     ParamSpec("max_angular_rps", 1.5, "Safety limit on |angular.z|", "rad/s", 0.01, 10.0),
     ParamSpec("max_duration_s", 30.0, "Safety limit on one motion's duration", "s", 0.1, 600.0),
+    ParamSpec("hard_max_linear_mps", 1.0, "Ceiling on max_linear_mps, set at launch: no parameter change at run "
+              "time can raise the limit above it", "m/s", 0.01, 10.0, read_only=True),
+    ParamSpec("hard_max_angular_rps", 1.5, "Ceiling on max_angular_rps, set at launch", "rad/s", 0.01, 10.0,
+              read_only=True),
+    ParamSpec("hard_max_duration_s", 30.0, "Ceiling on max_duration_s, set at launch", "s", 0.1, 600.0,
+              read_only=True),
     ParamSpec("limit_policy", "clamp", "Over a limit: 'clamp' scales down (distance kept where possible), "
               "'reject' refuses the action", choices=POLICIES),
-    ParamSpec("rate_hz", 20.0, "cmd_vel publish rate during a motion (diff_drive_controller times out "
-              "after 0.5 s)", "Hz", 1.0, 200.0),
+    ParamSpec("rate_hz", 20.0, "cmd_vel publish rate during a motion; at least 5 Hz, so that a receiver's "
+              "0.5 s cmd_vel timeout (diff_drive_controller's) spans two periods and survives one lost message",
+              "Hz", MIN_RATE_HZ, 200.0),
     ParamSpec("max_command_chars", 1000, "Longer commands are rejected without generation", "characters", 1, 100000),
     ParamSpec("command_topic", "command", "Input topic (std_msgs/String)", read_only=True),
     ParamSpec("cmd_vel_topic", "cmd_vel", "Output topic (geometry_msgs/Twist or TwistStamped)", read_only=True),
@@ -117,11 +132,15 @@ class ControllerConfig:
             if k not in PARAM_SPECS:
                 raise ConfigError(f"unknown parameter {k!r}; known: {', '.join(PARAM_SPECS)}")
             values[k] = _check(PARAM_SPECS[k], v)
+        for limit, ceiling in CEILINGS.items():
+            if values[limit] > values[ceiling]:
+                raise ConfigError(f"{limit}={values[limit]} exceeds {ceiling}={values[ceiling]} (a read-only "
+                                  "ceiling: set it at launch to allow more)")
         return cls(values)
 
     @classmethod
     def from_yaml(cls, path: str | Path, node_name: str = NODE_NAME, **overrides) -> "ControllerConfig":
-        """Read a ROS 2 params file: ``<node>: ros__parameters: {...}`` (``/**`` also accepted)."""
+        """Read a ROS 2 params file: ``<node>: ros__parameters: {...}`` (``/**`` and ``/**/<node>`` also accepted)."""
         import yaml
 
         p = Path(path)
@@ -130,7 +149,7 @@ class ControllerConfig:
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read {p}: {exc}") from exc
         params: dict = {}
-        for key in ("/**", node_name, "/" + node_name):
+        for key in ("/**", "/**/" + node_name, node_name, "/" + node_name):
             section = doc.get(key) if isinstance(doc, dict) else None
             if section is not None:
                 if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):

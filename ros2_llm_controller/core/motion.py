@@ -45,12 +45,21 @@ class MotionPlan:
             return (self.linear_x, self.angular_z)
         return ZERO
 
+    def next_period_s(self, elapsed_s: float, min_s: float = 0.001) -> float:
+        """Time from a publish at ``elapsed_s`` to the next one: a full period, or less so the zero goes out
+        at the plan's end and not up to one period later. The first period too: a motion shorter than one
+        period ("move forward 1 mm") would otherwise run a whole period (26 mm at 20 Hz, 100 mm at 5 Hz)."""
+        return max(min(self.period_s, self.duration_s - elapsed_s), min_s)
+
+    def with_duration(self, duration_s: float) -> "MotionPlan":
+        return MotionPlan(self.linear_x, self.angular_z, duration_s, self.rate_hz)
+
     def done(self, elapsed_s: float) -> bool:
         return elapsed_s >= self.duration_s
 
     def samples(self) -> list[tuple[float, float, float]]:
-        """(t, linear.x, angular.z) at each tick, ending with one zero: what the node publishes."""
+        """(t, linear.x, angular.z) at each tick, ending with one zero at the plan's end: what the node publishes."""
         n = math.ceil(self.duration_s * self.rate_hz - 1e-9)
         out = [(i * self.period_s, *self.velocity_at(i * self.period_s)) for i in range(n)]
-        out.append((n * self.period_s, *ZERO))
+        out.append((self.duration_s, *ZERO))
         return out

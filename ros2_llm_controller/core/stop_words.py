@@ -10,7 +10,8 @@ STOP_PHRASES = (
     "don't move", "do not move", "hold still", "stay still", "whoa", "kill motion",
 )
 _PATTERN = re.compile(
-    r"(?<![\w-])(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(STOP_PHRASES, key=len, reverse=True))
+    r"(?<![\w-])(?:"
+    + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(STOP_PHRASES, key=len, reverse=True))
     + r")(?:s|ped|ping)?(?![\w-])", re.I)
 
 

@@ -6,32 +6,29 @@
     scan           sensor_msgs/LaserScan     out  360 beams against the obstacles and walls
 
 Integrates at ``rate_hz`` (50 Hz); a command older than ``cmd_timeout_s`` (0.5 s, like
-diff_drive_controller) stops the robot. The physics is ``core.sim`` (ROS-free, unit-tested).
+diff_drive_controller) stops the robot. The physics is ``sim.physics`` (ROS-free, unit-tested).
 
     ros2 run ros2_llm_controller sim_robot --ros-args -p obstacles:="[1.5, 0.0, 0.25]"
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
 from typing import Any, Sequence
 
-import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import BatteryState, LaserScan
 
-from .core.config import ParamSpec
-from .core.sim import DiffDriveSim, World, yaw_to_quaternion
-from .ros_params import descriptor_for
+from ..core.config import ParamSpec
+from ..ros_params import descriptor_for
+from ..spin import run_until_signal
+from .physics import DiffDriveSim, World, yaw_to_quaternion
 
 NODE_NAME = "sim_robot"
 # Three obstacles: one 3 m ahead (0.7 m past the course's "forward 2 meters"), one to the left, one behind.
@@ -139,37 +136,7 @@ class SimRobotNode(Node):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv if argv is None else argv)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    executor = SingleThreadedExecutor()
-    node = None
-    try:
-        node = SimRobotNode()
-        executor.add_node(node)
-        spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
-        spinner.start()
-        stop.wait()
-    except Exception as exc:  # noqa: BLE001 - bad parameters: one clear line
-        print(f"sim_robot: cannot start: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
-
-def _spin(executor: SingleThreadedExecutor, stop: threading.Event) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-    finally:
-        stop.set()
+    return run_until_signal(NODE_NAME, lambda _fatal: SimRobotNode(), list(sys.argv if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from training.stats import percentiles
+
 log = logging.getLogger(__name__)
 
 STAT_KEYS = ("min", "p25", "median", "mean", "p75", "p95", "max")
@@ -36,7 +38,7 @@ def summarize(values: np.ndarray) -> dict[str, float]:
     """min/p25/median/mean/p75/p95/max (floats rounded to 0.01; counts stay integral)."""
     if len(values) == 0:
         return {k: 0.0 for k in STAT_KEYS}
-    p25, med, p75, p95 = np.percentile(values, [25, 50, 75, 95])
+    p25, med, p75, p95 = percentiles(values, [0.25, 0.5, 0.75, 0.95])
     stats = {"min": values.min(), "p25": p25, "median": med, "mean": values.mean(), "p75": p75, "p95": p95,
              "max": values.max()}
     return {k: round(float(v), 2) for k, v in stats.items()}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from training.alpaca_io import instructions_fingerprint
+from training.alpaca.io import instructions_fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Analyse an instruction dataset (Stanford Alpaca by default): lengths, verbs, quality.
 
-    python -m training.analyze_alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
+    python -m training.alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca
 
 Writes ``report.md`` (with PNG charts) and ``summary.json`` to ``--out``. Accepts any JSON/JSONL/
 Parquet file with instruction/input/output fields, or a Hugging Face dataset id where the hub is
@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 
-from training import alpaca_plots as plots
-from training.alpaca_io import DataSourceError, load_records
-from training.alpaca_parse import make_parser
-from training.alpaca_report import low_quality_section, write_report, write_summary
-from training.alpaca_stats import (NO_VERB, by_task, load_tokenizer, summarize, token_counts, top_verb_objects,
+from training.alpaca import plots
+from training.data_io import command_line
+from training.alpaca.io import DataSourceError, load_records
+from training.alpaca.parse import make_parser
+from training.alpaca.report import low_quality_section, write_report, write_summary
+from training.alpaca.stats import (NO_VERB, by_task, load_tokenizer, summarize, token_counts, top_verb_objects,
                                    top_verbs, word_counts)
 from training.quality import run_detectors
 
-log = logging.getLogger("analyze_alpaca")
+log = logging.getLogger("training.alpaca")
 
 
 @contextmanager
@@ -207,7 +206,7 @@ def _method(s: Mapping) -> list[str]:
 
 
 def build_argparser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m training.alpaca", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="JSON/JSONL/Parquet file, or a Hugging Face dataset id")
     ap.add_argument("--out", type=Path, default=Path("reports/alpaca"), help="output folder")
     ap.add_argument("--tokenizer", default=None,
@@ -233,8 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     log.info("loaded %d records from %s", len(records), args.data)
-    command = "python -m training.analyze_alpaca " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = command_line("training.alpaca", argv)
     t0 = time.perf_counter()
     s = analyze(records, args.out, source=str(args.data), tokenizer=args.tokenizer, parser=args.parser,
                 cache_dir=None if args.no_cache else args.cache_dir, top=args.top, n_process=args.n_process,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from training.alpaca_stats import STAT_KEYS
+from training.alpaca.stats import STAT_KEYS
 from training.quality import DETECTORS, evidence
 
 EXAMPLES_PER_DETECTOR = 2

@@ -12,6 +12,8 @@ matplotlib.use("Agg")  # headless: CI and the training box have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from training.stats import percentile  # noqa: E402
+
 DPI = 110
 BAR = "#4C72B0"
 BAR2 = "#DD8452"
@@ -28,7 +30,7 @@ def length_histograms(series: Mapping[str, np.ndarray], path: Path, title: str) 
     """One histogram panel per series (e.g. words, tokens), clipped at p99 so the bulk is visible."""
     fig, axes = plt.subplots(1, len(series), figsize=(6 * len(series), 4.2), squeeze=False)
     for ax, (label, values) in zip(axes[0], series.items()):
-        clip = float(np.percentile(values, 99)) if len(values) else 1.0
+        clip = percentile(values, 0.99) if len(values) else 1.0
         shown = values[values <= clip]
         bins = np.arange(-0.5, int(clip) + 1.5) if clip <= 80 else 60  # integer-centred bins
         ax.hist(shown, bins=bins, color=BAR, edgecolor="white", linewidth=0.3)

@@ -1,6 +1,6 @@
 """`make demo`: the simulated robot driven by plain language, end to end.
 
-    python -m ros2_llm_controller.demo [--params-file config/controller.yaml] [--out reports/demo]
+    python -m ros2_llm_controller.sim.demo [--params-file config/controller.yaml] [--out reports/demo]
 
 Starts the simulator and the real controller (embedded model + shipped adapter) on a private ROS
 domain, sends the course's commands and a few more, and prints for each the model's text, the
@@ -99,7 +99,7 @@ def plot(loop: ClosedLoop, outcomes: list[Outcome], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ros2_llm_controller.demo", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m ros2_llm_controller.sim.demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--params-file", default=None, help="controller parameters (default: the packaged config)")
     ap.add_argument("--scripted", default=None, help="no model: answers from a JSON map (see the node's --scripted)")
     ap.add_argument("--out", type=Path, default=Path("reports/demo"))

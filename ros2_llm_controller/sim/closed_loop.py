@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -23,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .core.actions import Action
-from .core.sim import quaternion_to_yaw
+from ..core.actions import Action
+from .physics import quaternion_to_yaw
 
 STATUS_TOPIC = "/llm_controller/status"
 
@@ -123,11 +124,11 @@ class ClosedLoop:
         from geometry_msgs.msg import Twist
         from nav_msgs.msg import Odometry
         from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from std_msgs.msg import String
 
-        from .sim_node import SimRobotNode
+        from ..spin import ExecutorThread
+        from .node import SimRobotNode
 
         self._context = Context()
         rclpy.init(context=self._context)
@@ -140,22 +141,9 @@ class ClosedLoop:
         self._node.create_subscription(String, STATUS_TOPIC, self._on_status, qos)
         self._node.create_subscription(Odometry, "odom", self._on_odom, qos)
         self._String = String
-        # One thread: every callback here is short. rclpy's MultiThreadedExecutor busy-spins while a ready
-        # callback waits for its (mutually exclusive) group, pegging a core and starving the simulator.
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self.sim)
-        self._executor.add_node(self._node)
-        self._spinner = threading.Thread(target=self._spin, name="closed_loop_spin", daemon=True)
-        self._spinner.start()
+        # One thread: every callback here is short (see ExecutorThread).
+        self._spinner = ExecutorThread([self.sim, self._node], context=self._context, name="closed_loop_spin")
         self._start_controller()
-
-    def _spin(self) -> None:
-        from rclpy.executors import ExternalShutdownException
-
-        try:
-            self._executor.spin()
-        except ExternalShutdownException:
-            pass
 
     def _start_controller(self) -> None:
         cmd = [sys.executable, "-m", "ros2_llm_controller.node"]
@@ -171,7 +159,7 @@ class ClosedLoop:
             self.controller_log.parent.mkdir(parents=True, exist_ok=True)
             self._log_fh = open(self.controller_log, "w", encoding="utf-8")
         out = self._log_fh or subprocess.DEVNULL
-        self.log(f"starting the controller (ROS_DOMAIN_ID={self.domain_id}): {' '.join(cmd)}")
+        self.log(f"starting the controller (ROS_DOMAIN_ID={self.domain_id}): {shlex.join(cmd)}")
         t0 = time.monotonic()
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
         if self.scripted:  # no model to load, so no "ready" event: ready once it subscribes
@@ -200,15 +188,14 @@ class ClosedLoop:
                 self._proc.wait()
         if self._log_fh:
             self._log_fh.close()
-        if getattr(self, "_executor", None) is not None:
-            self._executor.shutdown(timeout_sec=2.0)
-            self._spinner.join(timeout=2.0)
+        if getattr(self, "_spinner", None) is not None:
+            self._spinner.close()
             self._node.destroy_node()
             self.sim.destroy_node()
             import rclpy
 
             rclpy.try_shutdown(context=self._context)
-            self._executor = None
+            self._spinner = None
 
     # ---- callbacks ----
 
@@ -267,7 +254,8 @@ class ClosedLoop:
                 return tw[0]
         return None
 
-    def _status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
+    def status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
+        """The first controller status for ``command`` with one of ``events``, received after ``after``."""
         for _, s in self.rec.statuses[bisect.bisect_left(self._status_t, after):]:
             if s.get("command") == command and s.get("event") in events:
                 return s
@@ -296,13 +284,13 @@ class ClosedLoop:
         self.wait(lambda: self._odom_at_rest(time.monotonic() - 0.2) is not None, 10.0)
         start = self.pose()
         t_sent = self.send(command)
-        got = self.wait(lambda: self._status_for(command, ("result", "cancelled"), t_sent) is not None,
+        got = self.wait(lambda: self.status_for(command, ("result", "cancelled"), t_sent) is not None,
                          result_timeout_s)
         out = Outcome(command, start_pose=(start.x, start.y, start.yaw))
         if not got:
             out.event = "timeout"
             return out
-        status = self._status_for(command, ("result", "cancelled"), t_sent)
+        status = self.status_for(command, ("result", "cancelled"), t_sent)
         out.event = status["event"]
         out.model_output, out.action = status.get("model_output"), status.get("action")
         out.reply, out.error, out.limited = status.get("reply"), status.get("error"), bool(status.get("limited"))
@@ -310,7 +298,7 @@ class ClosedLoop:
         t_end = time.monotonic()
         if out.action and Action.from_dict(out.action).moves:
             duration = float(out.action["duration_s"])
-            self.wait(lambda: self._status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
+            self.wait(lambda: self.status_for(command, ("done", "halt"), t_sent) is not None, duration + 30.0)
             t_end = time.monotonic()
         self.wait(lambda: self._odom_at_rest(t_end) is not None, 10.0)
         with self._cond:

@@ -1,0 +1,5 @@
+import sys
+
+from training.alpaca.analyze import main
+
+sys.exit(main())
