@@ -240,7 +240,7 @@ class PlanExecutor:
                     continue
                 twist = self._motion.velocity_at(elapsed)
                 remaining = self._motion.duration_s - elapsed
-                next_tick = min(self.period_s, remaining)
+                next_tick = self._motion.next_period_s(elapsed)
                 break
             if self.navigation == "odom":
                 cmd = self._nav.update(now_s, pose, scan)
