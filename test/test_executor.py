@@ -253,3 +253,23 @@ def test_event_dicts_are_json_ready():
                                               "info": {"obstacle_distance_m": 0.5},
                                               "progress": {"elapsed_s": 0.0, "fraction": 0.0, "distance_m": 0.0,
                                                            "angle_rad": 0.0, "odom_distance_m": None}}
+
+
+def test_recheck_limits_cuts_durations_and_refuses_speeds():
+    from ros2_llm_controller.core.limits import SafetyLimits
+
+    ex = PlanExecutor((FWD, LEFT), rate_hz=20.0)
+    ex.start(0.0)
+    assert ex.recheck_limits(SafetyLimits(1.0, 1.5, 1.5), 0.5) is None
+    assert ex.steps[1].duration_s == 1.5 and ex.steps[1].angle_rad == pytest.approx(0.75)
+    assert ex.tick(1.49).twist == (0.5, 0.0)
+    out = ex.tick(1.5)  # the current step ends 1.5 s after its own start
+    assert out.twist == (0.0, 0.5) and out.step == 1
+    assert ex.step_remaining_s(2.0) == pytest.approx(1.0)
+    assert ex.recheck_limits(SafetyLimits(1.0, 1.5, 0.2), 2.0) == ("it has run 0.50 s, over the new "
+                                                                   "max_duration_s=0.2 s")
+    assert ex.recheck_limits(SafetyLimits(1.0, 0.4, 30.0), 2.0) == "step 2 of 2 exceeds the new safety limits"
+    ex = PlanExecutor((PLACES.resolve("kitchen"),))
+    ex.start(0.0, (0.0, 0.0, 0.0))
+    assert ex.recheck_limits(SafetyLimits(0.2, 0.3, 30.0), 0.1) is None
+    assert ex._nav.params.max_linear_mps == 0.2 and ex._nav.params.max_angular_rps == 0.3

@@ -31,15 +31,17 @@ GUARD_STOP event carrying ``info`` and how far the robot got in that step.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from .actions import Action
 from .collision_guard import ScanData
+from .limits import SafetyLimits
 from .motion import ZERO, MotionPlan
 from .navigation import GoToPose, NavParams, NavStatus
 from .places import Place, Places
@@ -70,6 +72,15 @@ def resolve_plan(actions: Sequence[Action], places: Places) -> tuple[Step, ...]:
         else:
             out.append(a)
     return tuple(out)
+
+
+class NavBackend(Protocol):
+    """What the node needs from a nav2 client for delegated goto steps (callbacks may come from any thread)."""
+
+    def send_goal(self, place: Place, on_feedback: Callable[[float], None],
+                  on_result: Callable[[bool, str | None], None]) -> None: ...
+
+    def cancel_goal(self) -> None: ...
 
 
 class EventKind(str, enum.Enum):
@@ -315,6 +326,48 @@ class PlanExecutor:
         """nav2's result for the delegated goal; the plan goes on (or fails) on the next tick."""
         if self.delegated:
             self._nav_result = (bool(succeeded), reason)
+
+    @property
+    def last_twist(self) -> tuple[float, float]:
+        """The twist last returned (zero once over)."""
+        return self._last_twist
+
+    def step_remaining_s(self, now_s: float) -> float | None:
+        """Time left in the current timed step; None for a goto or once over."""
+        if self._finished or not self._started or self._motion is None:
+            return None
+        return max(0.0, self._motion.duration_s - (now_s - self._t_step))
+
+    def recheck_limits(self, limits: SafetyLimits, now_s: float) -> str | None:
+        """New limits for a running plan. A move step over a speed limit ends it: the reason is returned
+        (the caller cancels). A move step longer than ``max_duration_s`` is cut to it, the current one
+        measured from its own start (already past it: the reason). The odom navigation slows to the limits."""
+        over = [i for i, s in enumerate(self.steps[self._i:], self._i) if isinstance(s, Action) and s.type == "move"
+                and (abs(s.linear_x) > limits.max_linear_mps or abs(s.angular_z) > limits.max_angular_rps)]
+        if over:
+            return f"step {over[0] + 1} of {self.total} exceeds the new safety limits"
+        if self._motion is not None and self.steps[self._i].type == "move":
+            elapsed = now_s - self._t_step
+            if self._motion.duration_s > limits.max_duration_s:
+                if elapsed >= limits.max_duration_s:
+                    return f"it has run {elapsed:.2f} s, over the new max_duration_s={limits.max_duration_s:g} s"
+                self._motion = self._motion.with_duration(limits.max_duration_s)
+        steps = list(self.steps)
+        for i in range(self._i, self.total):
+            s = steps[i]
+            if isinstance(s, Action) and s.type == "move" and s.duration_s > limits.max_duration_s:
+                k = limits.max_duration_s / s.duration_s
+                steps[i] = s.with_(duration_s=limits.max_duration_s,
+                                   distance_m=None if s.distance_m is None else s.distance_m * k,
+                                   angle_rad=None if s.angle_rad is None else s.angle_rad * k)
+        self.steps = tuple(steps)
+        if self._nav is not None:
+            p = self._nav.params
+            lin, ang = min(p.max_linear_mps, limits.max_linear_mps), min(p.max_angular_rps, limits.max_angular_rps)
+            self._nav.params = dataclasses.replace(p, max_linear_mps=lin, max_angular_rps=ang,
+                                                   min_linear_mps=min(p.min_linear_mps, lin),
+                                                   min_angular_rps=min(p.min_angular_rps, ang))
+        return None
 
     def remaining_steps(self) -> tuple[Action, ...]:
         """What is left to do, as actions ("continue" after an interruption): the unfinished part of the
