@@ -293,7 +293,7 @@ class LlmControllerNode(Node):
                 why = f"collision guard: no fresh scan ({g.reason.value}, stale_scan_policy=refuse)"
             else:
                 why = (f"collision guard: obstacle {g.obstacle_distance_m:.2f} m away at "
-                       f"{g.obstacle_bearing_deg:+.0f} deg")
+                       f"{int(round(g.obstacle_bearing_deg)):+d} deg")
             moved = f"; got {abs(e.progress.distance_m):.2f} m" if e.progress and e.progress.distance_m else ""
             self.get_logger().warning(f"{why}{moved} into step {e.step + 1} of {e.total}")
             self._publish_status("halt", command=command, error=why, step=step, progress=progress,
