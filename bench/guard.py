@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/guard.py [--calls 2000] [--out reports/bench]
 
-Cases, each a full-turn scan from core.sim (one call = what the node does every control tick):
+Cases, each a full-turn scan from sim.physics (one call = what the node does every control tick):
   open room   : walls 6 m away, nothing near the path (most ticks);
   obstacle    : a 0.3 m obstacle 1.2 m ahead (the guard slows the robot);
   cluttered   : 12 obstacles 0.9 m around the robot and walls 1.5 m away, on an arc (hundreds of
@@ -22,12 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ros2_llm_controller.core.collision_guard import CollisionGuard, Footprint, GuardParams, ScanData  # noqa: E402
-from ros2_llm_controller.core.sim import Circle, DiffDriveSim, World  # noqa: E402
-from training.evaluate import percentile as pct  # noqa: E402
+from ros2_llm_controller.core.collision_guard import CollisionGuard, Footprint, GuardParams, ScanData
+from ros2_llm_controller.sim.physics import Circle, DiffDriveSim, World
+from training.stats import percentile as pct
 
 RECT = ((0.3, 0.2), (-0.3, 0.2), (-0.3, -0.2), (0.3, -0.2))
 
@@ -62,7 +59,7 @@ def time_calls(guard: CollisionGuard, scan: ScanData, v: float, w: float, calls:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=2000)
-    ap.add_argument("--out", type=Path, default=ROOT / "reports/bench")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "reports/bench")
     args = ap.parse_args(argv)
     params = GuardParams()
     print(f"guard per call, {args.calls} calls per case; horizon {params.time_before_collision_s:g} s, "

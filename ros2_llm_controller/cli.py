@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .core.config import ConfigError, ControllerConfig, default_config_path
+from .core.config import ConfigError, ControllerConfig, default_config_path, load_places
 from .core.generation import GenerationError
 from .core.planner import Planner, PlanResult, ResultKind, resolve
 from .core.torch_setup import DTYPES
@@ -33,16 +33,23 @@ def _print(result: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
-    action = result["action"]
     if result.get("model_output") is not None:
         print(f"model:  {result['model_output']}")
-    line = f"action: {action['type']}"
-    if action["type"] == "move":
-        line += (f"  linear.x={action['linear_x']:.3f} m/s  angular.z={action['angular_z']:.3f} rad/s"
-                 f"  for {action['duration_s']:.2f} s")
-    elif action.get("reply") or action.get("query"):
-        line += f"  {action.get('reply') or 'query ' + action['query']}"
-    print(line + ("  (limited)" if result.get("limited") else ""))
+    actions = result.get("actions") or [result["action"]]
+    for i, action in enumerate(actions):
+        line = f"{'action' if len(actions) == 1 else f'step {i + 1}'}: {action['type']}"
+        if action["type"] == "move":
+            line += (f"  linear.x={action['linear_x']:.3f} m/s  angular.z={action['angular_z']:.3f} rad/s"
+                     f"  for {action['duration_s']:.2f} s")
+        elif action["type"] == "wait":
+            line += f"  {action['duration_s']:.2f} s"
+        elif action["type"] == "goto":
+            line += f"  {action['place']}"
+        elif action.get("reply") or action.get("query"):
+            line += f"  {action.get('reply') or 'query ' + action['query']}"
+        print(line + ("  (limited)" if result.get("limited") and i == 0 else ""))
+    if result.get("refers_to"):
+        print(f"repeats: turn {result['refers_to']}")
     if result.get("error"):
         print(f"error:  {result['error']}")
     if "latency_s" in result:
@@ -54,7 +61,7 @@ def cmd_plan(args) -> int:
 
     cfg = _load_config(args)
     generator = HFGenerator.from_config(cfg)
-    planner = Planner(generator, cfg)
+    planner = Planner(generator, cfg, places=load_places(cfg))  # one memory: "do that again" refers back
     status = 0
     for command in args.commands:
         result = planner.plan(command)
@@ -64,7 +71,8 @@ def cmd_plan(args) -> int:
 
 
 def cmd_parse(args) -> int:
-    result: PlanResult = resolve(args.text, _load_config(args))
+    cfg = _load_config(args)
+    result: PlanResult = resolve(args.text, cfg, places=load_places(cfg))
     d = result.to_dict()
     del d["command"], d["latency_s"]  # no command and no model here: only the text and what it resolves to
     _print(d, args.json)

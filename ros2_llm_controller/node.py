@@ -60,13 +60,14 @@ from sensor_msgs.msg import BatteryState, LaserScan
 from std_msgs.msg import String
 
 from . import ros_params
-from .core.actions import Action
+from .core.actions import STOP, Action
 from .core.collision_guard import CollisionGuard, Footprint, GuardReason, ScanData
 from .core.config import NODE_NAME, ControllerConfig, default_places_path
 from .core.executor import EventKind, NavBackend, PlanExecutor, TickOutput, UnknownPlace, resolve_plan
 from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
+from .core.memory import PlanMemory
 from .core.places import Places, PlacesError
-from .core.planner import Planner, PlanResult, ResultKind, precheck
+from .core.planner import Planner, PlanResult, ResultKind, precheck, split_stop
 from .core.sensors import describe_battery, describe_obstacles, describe_position, describe_state
 from .spin import run_until_signal
 from .worker import Job, LatestCommandWorker
@@ -134,6 +135,7 @@ class LlmControllerNode(Node):
         self._places = self._base_places = load_places(cfg)  # a bad file stops the start-up with its reason
         self._exec: PlanExecutor | None = None
         self._plan_command: str | None = None
+        self._plan_turn: int | None = None  # the plan's turn in the planner's memory ("continue")
         self._interrupted: tuple[Action, ...] = ()  # what a stopped plan left undone ("continue")
         self._odom: tuple[tuple[float, float, float], float] | None = None  # (x, y, yaw), monotonic receipt
         self._start_pose: tuple[float, float, float] | None = None
@@ -147,7 +149,8 @@ class LlmControllerNode(Node):
         self._battery: tuple[BatteryState, float] | None = None
         self._scan: tuple[LaserScan, float] | None = None
         self._generator = generator
-        self._planner = Planner(generator, cfg) if generator is not None else None
+        self._memory = PlanMemory()  # kept across planner rebuilds (parameter changes, model load)
+        self._planner = self._make_planner(generator, cfg) if generator is not None else None
         self._factory = generator_factory or hf_generator_factory
         self._load_error: str | None = None
         self._on_fatal = on_fatal
@@ -208,6 +211,9 @@ class LlmControllerNode(Node):
             # ensure_ascii: any text (lone surrogates included) serialises; str() for anything odd.
             self._status_pub.publish(String(data=json.dumps(d, ensure_ascii=True, default=str)))
 
+    def _make_planner(self, generator: Generator, cfg: ControllerConfig) -> Planner:
+        return Planner(generator, cfg, places=self._places, memory=self._memory)
+
     def _pose(self, now: float) -> tuple[float, float, float] | None:
         """The latest odometry pose, None when there is none or it is older than odom_timeout_s."""
         odom = self._odom
@@ -232,14 +238,15 @@ class LlmControllerNode(Node):
         result = self._guard.check(linear_x, angular_z, self._scan_now(time.monotonic()), remaining_s)
         return result.linear_x, result.angular_z, result.scale == 0.0, result
 
-    def _start_plan(self, steps: tuple, command: str) -> None:
+    def _start_plan(self, steps: tuple, command: str, turn: int | None = None) -> None:
         """Run ``steps`` (moves, waits and resolved places) from now; a running plan is cancelled first."""
         if self._exec is not None:  # preempted: its zero marks the end, the new plan follows at once
+            self._plan_turn = None  # replaced, not interrupted: "continue" does not go back to it
             self._cancel_plan("superseded by a newer command")
         cfg = self.config
         self._exec = PlanExecutor(steps, cfg.rate_hz, navigation=cfg.navigation, nav_params=cfg.nav_params,
                                   guard=self._guard_hook)
-        self._plan_command = command
+        self._plan_command, self._plan_turn = command, turn
         self._interrupted = ()
         now = time.monotonic()
         self._handle(self._exec.start(now, self._pose(now), self._scan_now(now)), now)
@@ -281,7 +288,7 @@ class LlmControllerNode(Node):
             self._state = "generating" if self._worker.busy else "idle"
             self._publish_status("done", command=command)
         elif e.kind in (EventKind.NAV_FAILED, EventKind.GUARD_STOP):
-            self._interrupted = ex.remaining_steps()
+            self._set_interrupted(ex.remaining_steps())
             self._state = self._rest_state = "stopped"
             progress = e.progress.to_dict() if e.progress is not None else None
             if e.kind is EventKind.NAV_FAILED:
@@ -299,7 +306,13 @@ class LlmControllerNode(Node):
             self._publish_status("halt", command=command, error=why, step=step, progress=progress,
                                  guard=g.to_dict())
         elif e.kind is EventKind.CANCELLED:
-            self._interrupted = ex.remaining_steps()
+            self._set_interrupted(ex.remaining_steps())
+
+    def _set_interrupted(self, remaining: tuple[Action, ...]) -> None:
+        """What a stopped plan left undone, for "continue" (the memory keeps it with the plan's turn)."""
+        self._interrupted = remaining
+        if self._plan_turn is not None:
+            self._memory.interrupted(self._plan_turn, remaining)
 
     def _delegate(self, place) -> None:
         """Hand a goto step to the nav2 backend; its callbacks feed the executor."""
@@ -365,13 +378,17 @@ class LlmControllerNode(Node):
         if self._closing:
             return
         command = clean_command(msg.data)
-        early = precheck(command, self.config)  # stop words, empty, too long: no model
-        if early is not None:
+        early = precheck(command, self.config)  # a bare stop, empty, too long: no model
+        has_stop, _ = split_stop(command[: self.config.max_command_chars * 4])
+        if early is not None or has_stop:
             dropped = self._worker.cancel_all()
             if dropped is not None:
                 self._publish_status("cancelled", command=dropped.command, error=f"superseded by {_short(command)}")
-            self._apply(early)
-            return
+            # A stop word acts at once, without the model; what else the command asks ("back up 2 m and
+            # stop", "stop, then reverse") is planned after the zero.
+            self._apply(early if early is not None else PlanResult(command, None, STOP, kind=ResultKind.STOP_WORD))
+            if early is not None:
+                return
         self.get_logger().info(f"command: {_short(command)}")
         job, replaced = self._worker.submit(command)
         with self._lock:
@@ -401,6 +418,9 @@ class LlmControllerNode(Node):
         if self._start_pose is None:  # "start" = where the node was when odometry first came
             self._start_pose = pose
             self._places = self._base_places.with_start(*pose, frame_id=msg.header.frame_id or "odom")
+            with self._lock:
+                if self._planner is not None:
+                    self._planner.places = self._places
 
     def _on_battery(self, msg: BatteryState) -> None:
         self._battery = (msg, time.monotonic())
@@ -422,7 +442,7 @@ class LlmControllerNode(Node):
         with self._lock:
             old, self.config = self.config, cfg
             if self._generator is not None:
-                self._planner = Planner(self._generator, cfg)
+                self._planner = self._make_planner(self._generator, cfg)
             if cfg.rate_hz != old.rate_hz:
                 self._timer.timer_period_ns = int(1e9 / cfg.rate_hz)
             if cfg.footprint_radius_m != old.footprint_radius_m or cfg.guard_params != old.guard_params:
@@ -464,7 +484,7 @@ class LlmControllerNode(Node):
         info = generator.describe() if hasattr(generator, "describe") else {}
         self.get_logger().info(f"model ready in {time.monotonic() - t0:.1f} s: {json.dumps(info, default=str)}")
         with self._lock:
-            self._generator, self._planner = generator, Planner(generator, self.config)
+            self._generator, self._planner = generator, self._make_planner(generator, self.config)
             self._rest_state = "idle"
             self._state = "generating" if self._worker.busy else "idle"
             self._publish_status("ready")
@@ -538,7 +558,7 @@ class LlmControllerNode(Node):
 
     def _plan_steps(self, result: PlanResult) -> tuple[tuple, str | None]:
         """The steps to run for a result (goto words resolved to places), or () and a reply saying why not."""
-        actions = tuple(getattr(result, "actions", None) or (result.action,))
+        actions = result.steps
         try:
             steps = resolve_plan(actions, self._places)
         except UnknownPlace as exc:
@@ -575,7 +595,7 @@ class LlmControllerNode(Node):
             self._state = self._rest_state = state
             self._publish_status("result", result, reply=reply)
             if steps:
-                self._start_plan(steps, result.command)
+                self._start_plan(steps, result.command, result.turn)
         detail = f" ({result.error})" if result.error else " (limited)" if result.limited else ""
         line = f"{_short(result.command, 40)} -> {action.type} {_short(result.model_output, 60)}{detail}"
         if action.type == "reject":  # rclpy ties a severity to each call site: two calls

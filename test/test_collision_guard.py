@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ros2_llm_controller.core.collision_guard import (CollisionGuard, Footprint, GuardParams, GuardReason,
                                                       ScanData, guard_twist)
-from ros2_llm_controller.core.sim import Circle, DiffDriveSim, World
+from ros2_llm_controller.sim.physics import Circle, DiffDriveSim, World
 
 INF, NAN = math.inf, math.nan
 RECT = ((0.3, 0.2), (-0.3, 0.2), (-0.3, -0.2), (0.3, -0.2))  # 0.6 m long, 0.4 m wide

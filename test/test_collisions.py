@@ -1,11 +1,11 @@
-"""Collision counting against core.sim worlds (core.collisions)."""
+"""Collision counting against sim.physics worlds (sim.collisions)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ros2_llm_controller.core.collisions import CollisionCounter, clearance_m, contacts
-from ros2_llm_controller.core.sim import Circle, DiffDriveSim, World
+from ros2_llm_controller.sim.collisions import CollisionCounter, clearance_m, contacts
+from ros2_llm_controller.sim.physics import Circle, DiffDriveSim, World
 
 WORLD = World((Circle(1.0, 0.0, 0.3), Circle(-1.0, 1.0, 0.2)), half_size_m=2.0)
 

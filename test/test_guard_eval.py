@@ -1,10 +1,10 @@
-"""The guard in closed loop on core.sim kinematics over config/guard_scenarios.yaml (core.guard_eval)."""
+"""The guard in closed loop on sim.physics kinematics over config/guard_scenarios.yaml (sim.guard_eval)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ros2_llm_controller.core.guard_eval import evaluate, load_scenarios, main
+from ros2_llm_controller.sim.guard_eval import evaluate, load_scenarios, main
 
 SCENARIOS = load_scenarios()
 

@@ -4,7 +4,6 @@ kinematics publishing odometry. Waits are on events; timings are taken inside th
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -22,9 +21,7 @@ from geometry_msgs.msg import Twist  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
 
 from ros2_llm_controller.core.generation import ScriptedGenerator  # noqa: E402
-from ros2_llm_controller.core.parser import AnswerKind, parse_answer  # noqa: E402
 from ros2_llm_controller.core.places import PlacesError  # noqa: E402
-from ros2_llm_controller.core.planner import Planner, PlanResult, resolve  # noqa: E402
 from ros2_llm_controller.node import LlmControllerNode  # noqa: E402
 from ros2_llm_controller.sim.physics import Circle, DiffDriveSim, World, yaw_to_quaternion  # noqa: E402
 from test_node import FAST, SCRIPT, WAIT_S, Harness, last_twist_is_zero  # noqa: E402
@@ -47,30 +44,6 @@ PLACES_YAML = """places:
     y: 0.4
     yaw_rad: 1.0
 """
-
-
-def has_actions_field() -> bool:
-    return "actions" in {f.name for f in dataclasses.fields(PlanResult)}
-
-
-@dataclasses.dataclass(frozen=True)
-class _PlanResult(PlanResult):
-    actions: tuple = ()
-
-
-class PlanPlanner(Planner):
-    """Until PlanResult carries ``actions`` (the lead's planner change): the whole plan of the model's answer."""
-
-    def plan(self, command, cancel=None):
-        result = super().plan(command, cancel)
-        if result.model_output is None or result.action.type not in ("move", "wait", "goto"):
-            return result
-        answer = parse_answer(result.model_output, self.config.motion_defaults)
-        steps = answer.steps if answer.kind is AnswerKind.PLAN else (result.action,)
-        limited = tuple(resolve(result.model_output, self.config).action if i == 0 else s
-                        for i, s in enumerate(steps))
-        return _PlanResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(PlanResult)},
-                           actions=limited)
 
 
 class FakeRobot:
@@ -136,8 +109,6 @@ class PlanHarness(Harness):
         overrides = [Parameter(k, value=v) for k, v in {**FAST, **params}.items()]
         self.generator = generator or ScriptedGenerator(PLANS)
         self.node = LlmControllerNode(generator=self.generator, context=self.context, parameter_overrides=overrides)
-        if not has_actions_field():
-            self.node._planner = PlanPlanner(self.generator, self.node.config)
         self.robot = FakeRobot(self.context, world) if robot or world is not None else None
         from test_node import Probe
 
@@ -248,8 +219,8 @@ def test_unknown_place_gets_the_list_and_no_motion(make):
     p = h.probe
     p.send("go to the garage")
     result = p.status("result", "go to the garage")
-    assert result["reply"].startswith("I don't know a place called 'garage'. Known places: charging station")
-    assert result["state"] == "idle"
+    assert result["error"].startswith("I don't know a place called 'garage'. Known places: charging station")
+    assert result["state"] == "rejected" and result["action"]["type"] == "reject"
     assert not p.wait_for(lambda: p.nonzero(), timeout=0.5)
 
 

@@ -73,7 +73,8 @@ def test_format_number_is_minimal():
 _fragments = st.sampled_from([
     "Move", "the robot", "forward", "two and a half", "metres", "1,500", "mm", "½", "90°", "pi/2", "rad", "per second",
     "cm", "anti-clockwise", "TURN", "fowrard", "metrs", "a quarter of a", "meter", "twice", "3.5", "km/h", "1 ft 6 in",
-    "🙂", "!!", "then", "go to the kitchen", "1e9", "nan", "seconds", "at", "for", "deg", "°", "  ", "\t", "One", "Hundred",
+    "🙂", "!!", "then", "go to the kitchen", "1e9", "nan", "seconds", "at", "for", "deg", "°", "  ", "\t", "One",
+    "Hundred",
 ])
 
 

@@ -253,7 +253,7 @@ class CollisionGuard:
         th = w * t
         if abs(w) < 1e-9:
             cx, cy = v * t, np.zeros_like(t)
-        else:  # exact arc for constant (v, w), as core.sim integrates it
+        else:  # exact arc for constant (v, w), as sim.physics integrates it
             cx, cy = v / w * np.sin(th), v / w * (1.0 - np.cos(th))
         px, py = pts[:, 0:1], pts[:, 1:2]  # (M, 1) against (n + 1,) samples
         if fp.radius_m is not None:  # a centred circle: rotation does not matter

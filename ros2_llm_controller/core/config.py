@@ -58,9 +58,6 @@ PARAMS: tuple[ParamSpec, ...] = (
               "tokens", 8, 4096),
     ParamSpec("history_turns", 0, "Earlier (command, answer) turns that parsed, given to the model as context; "
               "again/undo/continue work with any value", "turns", 0, 10),
-    ParamSpec("max_plan_steps", 20, "Most steps one plan may have; longer plans are rejected", "steps", 1, 100),
-    ParamSpec("max_plan_duration_s", 300.0, "Most time one plan may take, all steps together; longer plans are "
-              "rejected", "s", 1.0, 3600.0),
     ParamSpec("device", "auto", "Torch device: auto, cpu, cuda, cuda:N or mps", read_only=True),
     ParamSpec("dtype", "auto", "Weights dtype: auto (fp32 on CPU, bf16/fp16 on GPU), float32, bfloat16, float16",
               choices=DTYPES, read_only=True),
@@ -85,6 +82,11 @@ PARAMS: tuple[ParamSpec, ...] = (
               "0.5 s cmd_vel timeout (diff_drive_controller's) spans two periods and survives one lost message",
               "Hz", MIN_RATE_HZ, 200.0),
     ParamSpec("max_command_chars", 1000, "Longer commands are rejected without generation", "characters", 1, 100000),
+    ParamSpec("places_file", "", "YAML file of named places for 'go to' (name, aliases, frame_id, x, y, yaw_rad); "
+              "'' = the package's config/places.yaml", read_only=True),
+    ParamSpec("max_plan_steps", 20, "Most steps one plan may have; longer plans are rejected", "steps", 1, 100),
+    ParamSpec("max_plan_duration_s", 300.0, "Most time one plan may take, all steps together; longer plans are "
+              "rejected", "s", 1.0, 3600.0),
     ParamSpec("command_topic", "command", "Input topic (std_msgs/String)", read_only=True),
     ParamSpec("cmd_vel_topic", "cmd_vel", "Output topic (geometry_msgs/Twist or TwistStamped)", read_only=True),
     ParamSpec("status_topic", "~/status", "JSON status topic (std_msgs/String)", read_only=True),
@@ -245,12 +247,21 @@ def default_places_path() -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def default_config_path() -> Path | None:
-    """config/controller.yaml from the source tree, or from the installed share/ folder."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "config" / "controller.yaml"]
+def load_places(cfg: "ControllerConfig", start: tuple[float, float, float] | None = (0.0, 0.0, 0.0)):
+    """The places of ``cfg.places_file`` (or the package's), plus "start" at ``start`` (x, y, yaw)."""
+    from .places import Places
+
+    path = Path(cfg.places_file) if cfg.places_file else default_config_path("places.yaml")
+    places = Places.from_yaml(path) if path is not None else Places()
+    return places.with_start(*start) if start is not None else places
+
+
+def default_config_path(name: str = "controller.yaml") -> Path | None:
+    """config/<name> from the source tree, or from the installed share/ folder."""
     import sys
 
-    candidates.append(Path(sys.prefix) / "share" / "ros2_llm_controller" / "config" / "controller.yaml")
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / "config" / name,
+                  Path(sys.prefix) / "share" / "ros2_llm_controller" / "config" / name]
     return next((c for c in candidates if c.is_file()), None)
 

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol, Sequence
 
+from .normalise import normalise
+
 
 def fold_shouting(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
     """The messages with user turns written all in capitals lowercased; everything else as given.
@@ -55,14 +57,15 @@ class Generator(Protocol):
 
 
 class ScriptedGenerator:
-    """Answers with ``script[command]`` (exact user text), ``script(command)``, or ``fallback``.
+    """Answers with ``script[command]`` (the user text, both normalised), ``script(command)``, or ``fallback``.
 
     ``delay_s`` simulates model latency and honours ``cancel`` while it waits.
     """
 
     def __init__(self, script: Mapping[str, str] | Callable[[str], str] | None = None,
                  fallback: str = "reply I did not understand.", delay_s: float = 0.0):
-        self.script = script or {}
+        # Commands reach a generator normalised (core.normalise): so are the table's keys.
+        self.script = script if callable(script) else {normalise(k): v for k, v in (script or {}).items()}
         self.fallback = fallback
         self.delay_s = delay_s
         self.calls: list[str] = []

@@ -25,48 +25,9 @@ from typing import Any, Mapping, Sequence
 
 from .chat_templates import ChatFormatError, canonical_name, encode_rendered, end_of_turn_for, render
 from .generation import GenerationCancelled, GenerationError, GenerationResult, PromptTooLong, fold_shouting
+from .torch_setup import DTYPES, pick_device, pick_dtype  # noqa: F401 - DTYPES re-exported
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 _PREFIX_CACHE_SLOTS = 4  # system prompts whose prefix cache is kept (one in normal use)
-
-
-def pick_device(device: str = "auto") -> str:
-    """``auto`` -> cuda if available, else mps, else cpu; otherwise the value, checked."""
-    import torch
-
-    name = (device or "auto").strip().lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        return "mps" if mps is not None and mps.is_available() else "cpu"
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError) as exc:
-        raise GenerationError(f"invalid device {device!r}: {exc}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise GenerationError(f"device {device!r} requested but CUDA is not available")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise GenerationError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s)")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise GenerationError(f"device {device!r} requested but MPS is not available")
-    return name
-
-
-def pick_dtype(dtype: str, device: str):
-    """``auto`` -> float32 on CPU (fastest there without AVX-512 bf16), bfloat16/float16 on GPUs."""
-    import torch
-
-    name = (dtype or "auto").strip().lower()
-    if name not in DTYPES:
-        raise GenerationError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    if name != "auto":
-        return getattr(torch, name)
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.startswith("mps"):
-        return torch.float16
-    return torch.float32
 
 
 class HFGenerator:
@@ -244,7 +205,7 @@ class HFGenerator:
         return ids, (user_starts[-1] if user_starts else 0)
 
     def _ll(self):
-        """llguidance's view of the tokenizer (about 1 s to build: done by ``warmup``)."""
+        """The tokenizer as llguidance sees it (about 1 s to build: done by ``warmup``)."""
         if self._ll_tokenizer is None:
             import llguidance.hf
 

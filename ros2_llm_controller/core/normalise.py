@@ -135,7 +135,8 @@ def _units_alternation() -> str:
 
 
 _UNIT_AFTER_NUMBER = re.compile(rf"(?<![\w.])(?P<num>{_NUM})\s*(?P<unit>{_units_alternation()})(?![\w/])")
-_ALREADY_CANON = re.compile(rf"(?<![\w.])(?P<num>{_NUM}) (?P<unit>{'|'.join(map(re.escape, sorted(CANONICAL_UNITS, key=len, reverse=True)))})(?![\w/])")
+_CANON_UNITS = "|".join(map(re.escape, sorted(CANONICAL_UNITS, key=len, reverse=True)))
+_ALREADY_CANON = re.compile(rf"(?<![\w.])(?P<num>{_NUM}) (?P<unit>{_CANON_UNITS})(?![\w/])")
 
 
 @lru_cache(maxsize=1)
@@ -202,7 +203,8 @@ def _numbers(text: str) -> str:
     # text2num reads ordinals too ("the second time" -> "2nd"); they are no quantities: mask them.
     text = _ORDINALS.sub(lambda m: f"\x00{_ORDINAL_WORDS.index(m.group(0))}\x00", text)
     # "one" stays a word ("no one"); "one <unit>" and "one and a half" are handled here instead.
-    text = re.sub(r"\bone and (?:a|one) (half|quarter)\b", lambda m: format_number(1 + _WORD_FRACTIONS[m.group(1)]), text)
+    text = re.sub(r"\bone and (?:a|one) (half|quarter)\b", lambda m: format_number(1 + _WORD_FRACTIONS[m.group(1)]),
+                  text)
     text = _alpha2digit()(text, "en", threshold=2)
     text = re.sub(r"\x00(\d+)\x00", lambda m: _ORDINAL_WORDS[int(m.group(1))], text)
     # Word fractions that text2num leaves: "two and a half" (after digits: "2 and a half").
@@ -217,7 +219,7 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\b(?:a|one) (half|quarter|third|fifth|eighth|tenth)(?: of)?(?: an?| one| the)?\b(?! way)",
                   lambda m: format_number(_WORD_FRACTIONS[m.group(1)]), text)
     text = re.sub(r"\bhalf (?:of )?an?\b", "0.5", text)
-    text = re.sub(rf"(?<![\w.])(\d+)\s*/\s*(\d+)(?![\w.])",
+    text = re.sub(r"(?<![\w.])(\d+)\s*/\s*(\d+)(?![\w.])",
                   lambda m: format_number(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else m.group(0), text)
     # pi: "pi/2", "2 pi", "pi", "0.5 pi", "pi over 2".
     text = re.sub(rf"(?:(?<![\w.])({_NUM})\s*\*?\s*)?\bpi\b(?:\s*(?:/|over)\s*({_NUM}))?",
@@ -315,7 +317,7 @@ class Quantity:
         return UNIT_KIND.get(self.unit, "number")
 
 
-_BARE = re.compile(rf"(?<![\w.])(?P<num>{_NUM})(?![\w.]| ?(?:{'|'.join(map(re.escape, sorted(CANONICAL_UNITS, key=len, reverse=True)))})(?![\w/]))")
+_BARE = re.compile(rf"(?<![\w.])(?P<num>{_NUM})(?![\w.]| ?(?:{_CANON_UNITS})(?![\w/]))")
 
 
 def quantities(normalised: str) -> list[Quantity]:

@@ -1,7 +1,7 @@
 """Collision counting for the simulator and the closed-loop evaluation (ROS-free).
 
 A collision is the robot's circular footprint overlapping a round obstacle or a wall of a
-``core.sim.World``. Touching (zero overlap) is not a collision. ``CollisionCounter`` counts contacts,
+``sim.physics.World``. Touching (zero overlap) is not a collision. ``CollisionCounter`` counts contacts,
 not ticks: a robot that stays in an obstacle for a second is one collision, not fifty.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .sim import World
+from .physics import World
 
 
 @dataclass(frozen=True)

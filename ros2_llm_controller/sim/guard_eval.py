@@ -1,6 +1,6 @@
-"""Closed-loop evaluation of the collision guard on core.sim kinematics (ROS-free).
+"""Closed-loop evaluation of the collision guard on sim.physics kinematics (ROS-free).
 
-    .venv/bin/python -m ros2_llm_controller.core.guard_eval [--scenarios config/guard_scenarios.yaml] [--out DIR]
+    .venv/bin/python -m ros2_llm_controller.sim.guard_eval [--scenarios config/guard_scenarios.yaml] [--out DIR]
 
 Each scenario's command (model text) goes through the same parser and safety limits as the node,
 becomes a MotionPlan, and is played at ``rate_hz`` (20 Hz) into the simulator, twice: with the
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
-from .collision_guard import CollisionGuard, Footprint, GuardParams, GuardReason, ScanData
+from ..core.collision_guard import CollisionGuard, Footprint, GuardParams, GuardReason, ScanData
 from .collisions import CollisionCounter, clearance_m
-from .limits import SafetyLimits, apply_limits
-from .motion import MotionPlan
-from .parser import MotionDefaults, parse_action
-from .sim import Circle, DiffDriveSim, World
+from ..core.limits import SafetyLimits, apply_limits
+from ..core.motion import MotionPlan
+from ..core.parser import MotionDefaults, parse_action
+from .physics import Circle, DiffDriveSim, World
 
 
 
