@@ -62,11 +62,10 @@ from std_msgs.msg import String
 from . import ros_params
 from .core.actions import STOP, Action
 from .core.collision_guard import CollisionGuard, Footprint, GuardReason, ScanData
-from .core.config import NODE_NAME, ControllerConfig, default_places_path
+from .core.config import NODE_NAME, ControllerConfig, load_places
 from .core.executor import EventKind, NavBackend, PlanExecutor, TickOutput, UnknownPlace, resolve_plan
 from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
 from .core.memory import PlanMemory
-from .core.places import Places, PlacesError
 from .core.planner import Planner, PlanResult, ResultKind, precheck, split_stop
 from .core.sensors import describe_battery, describe_obstacles, describe_position, describe_state
 from .spin import run_until_signal
@@ -93,14 +92,6 @@ def _finite_or_none(value: float) -> float | None:
 def _yaw(q) -> float:
     """Rotation about z of a geometry_msgs/Quaternion."""
     return math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-
-
-def load_places(cfg: ControllerConfig) -> Places:
-    """The places file named by ``places_file`` ('' = the package's); PlacesError says what is wrong."""
-    path = cfg.places_file or default_places_path()
-    if path is None:
-        raise PlacesError("places_file is '' and the package's config/places.yaml was not found")
-    return Places.from_yaml(path)
 
 
 def hf_generator_factory(cfg: ControllerConfig) -> Generator:
@@ -132,7 +123,8 @@ class LlmControllerNode(Node):
         self.config = ros_params.declare_all(self)
         cfg = self.config
         self._lock = threading.RLock()  # plan executor, state and status sequence
-        self._places = self._base_places = load_places(cfg)  # a bad file stops the start-up with its reason
+        # A missing or malformed places file stops the start-up with its reason (PlacesError).
+        self._places = self._base_places = load_places(cfg, start=None)
         self._exec: PlanExecutor | None = None
         self._plan_command: str | None = None
         self._plan_turn: int | None = None  # the plan's turn in the planner's memory ("continue")

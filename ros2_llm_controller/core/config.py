@@ -98,8 +98,6 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("scan_topic", "scan", "sensor_msgs/LaserScan used to answer obstacle queries", read_only=True),
     ParamSpec("obstacle_range_m", 1.0, "Scan returns closer than this are reported as obstacles", "m", 0.05, 100.0),
     # Named places and navigation ("go to the kitchen").
-    ParamSpec("places_file", "", "YAML file of named places (name, aliases, frame_id, x, y, yaw_rad); '' = the "
-              "package's config/places.yaml", read_only=True),
     ParamSpec("navigation", "odom", "Backend for 'go to' steps: 'odom' drives there on odometry (turn, drive, "
               "final heading), 'nav2' sends a NavigateToPose goal", choices=NAVIGATION_BACKENDS, read_only=True),
     ParamSpec("odom_topic", "odom", "nav_msgs/Odometry: the pose for 'go to', 'where are you' and the start place",
@@ -235,16 +233,6 @@ class ControllerConfig:
                            simulation_step_s=min(0.05, v["time_before_collision_s"]),
                            stop_margin_m=v["stop_margin_m"], scan_timeout_s=v["scan_timeout_s"],
                            stale_scan_policy=v["stale_scan_policy"])
-
-
-def default_places_path() -> Path | None:
-    """config/places.yaml from the source tree, or from the installed share/ folder."""
-    import sys
-
-    here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "config" / "places.yaml",
-                  Path(sys.prefix) / "share" / "ros2_llm_controller" / "config" / "places.yaml"]
-    return next((c for c in candidates if c.is_file()), None)
 
 
 def load_places(cfg: "ControllerConfig", start: tuple[float, float, float] | None = (0.0, 0.0, 0.0)):
