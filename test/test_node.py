@@ -422,14 +422,11 @@ def test_exception_in_timer_callback_stops_the_robot(make):
     p.send("drive for a long time")
     assert p.wait_for(lambda: len(p.nonzero()) >= 2)
 
-    class Broken:
-        linear_x, angular_z, duration_s = 0.5, 0.0, 20.0
-
-        def done(self, elapsed_s):
-            raise ValueError("bug")
+    def broken(*args, **kwargs):
+        raise ValueError("bug")
 
     with h.node._lock:
-        h.node._plan = Broken()
+        h.node._exec.tick = broken  # the plan executor fails at the next tick
     s = p.status("halt")
     assert s["state"] == "error" and "_on_tick" in s["error"]
     assert p.wait_for(lambda: last_twist_is_zero(p))

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .limits import POLICIES, SafetyLimits
+from .collision_guard import STALE_POLICIES, GuardParams
+from .navigation import NavParams
 from .parser import MotionDefaults
 from .torch_setup import DTYPES
 
@@ -18,6 +20,7 @@ NODE_NAME = "llm_controller"
 # lost or late message still leaves the next inside the timeout. At 2 Hz or less a stream would stop
 # and start again (in the simulator, 1 Hz drove 1 m as 0.5 m).
 MIN_RATE_HZ = 5.0
+NAVIGATION_BACKENDS = ("odom", "nav2")
 # Runtime limit -> its read-only ceiling (any DDS participant may call the parameter service).
 CEILINGS = {"max_linear_mps": "hard_max_linear_mps", "max_angular_rps": "hard_max_angular_rps",
             "max_duration_s": "hard_max_duration_s"}
@@ -94,6 +97,34 @@ PARAMS: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec("scan_topic", "scan", "sensor_msgs/LaserScan used to answer obstacle queries", read_only=True),
     ParamSpec("obstacle_range_m", 1.0, "Scan returns closer than this are reported as obstacles", "m", 0.05, 100.0),
+    # Named places and navigation ("go to the kitchen").
+    ParamSpec("navigation", "odom", "Backend for 'go to' steps: 'odom' drives there on odometry (turn, drive, "
+              "final heading), 'nav2' sends a NavigateToPose goal", choices=NAVIGATION_BACKENDS, read_only=True),
+    ParamSpec("odom_topic", "odom", "nav_msgs/Odometry: the pose for 'go to', 'where are you' and the start place",
+              read_only=True),
+    ParamSpec("odom_timeout_s", 1.0, "A pose older than this is not used; 'go to' on odom fails after this long "
+              "without one", "s", 0.05, 60.0),
+    ParamSpec("xy_tolerance_m", 0.1, "odom navigation: the goal is reached within this distance", "m", 0.01, 5.0),
+    ParamSpec("yaw_tolerance_rad", 0.1, "odom navigation: the goal heading is reached within this angle", "rad",
+              0.01, 1.0),
+    ParamSpec("nav_linear_mps", 0.5, "odom navigation: top speed (never above max_linear_mps)", "m/s", 0.01, 10.0),
+    ParamSpec("nav_angular_rps", 1.0, "odom navigation: top turn rate (never above max_angular_rps)", "rad/s",
+              0.01, 10.0),
+    ParamSpec("nav_timeout_s", 120.0, "A 'go to' step that has not arrived after this long fails", "s", 1.0, 3600.0),
+    ParamSpec("nav_stop_distance_m", 0.5, "odom navigation: a scan return this close ahead, within the robot's "
+              "width, ends the trip ('obstacle on the path')", "m", 0.0, 10.0),
+    # Collision guard (core/collision_guard.py), applied to every velocity the node publishes.
+    ParamSpec("collision_guard", True, "Scale down or stop any velocity that would bring a scan return into the "
+              "footprint within time_before_collision_s (Nav2 collision_monitor's approach model)"),
+    ParamSpec("footprint_radius_m", 0.2, "Robot footprint: a circle around base_link (also the width of the odom "
+              "navigation's obstacle corridor)", "m", 0.01, 5.0),
+    ParamSpec("stop_margin_m", 0.05, "Clearance the guard keeps between the footprint and any scan return", "m",
+              0.0, 2.0),
+    ParamSpec("time_before_collision_s", 1.0, "Guard horizon: how far ahead the current velocity is simulated",
+              "s", 0.05, 10.0),
+    ParamSpec("scan_timeout_s", 0.5, "A scan older than this is stale for the guard", "s", 0.01, 10.0),
+    ParamSpec("stale_scan_policy", "refuse", "Without a fresh scan (once a scan was ever received): 'refuse' "
+              "stops the motion, 'allow' lets it run unguarded", choices=STALE_POLICIES),
 )
 PARAM_SPECS = {p.name: p for p in PARAMS}
 
@@ -182,6 +213,26 @@ class ControllerConfig:
     def motion_defaults(self) -> MotionDefaults:
         v = self.values
         return MotionDefaults(v["default_linear_mps"], v["default_angular_rps"], v["default_duration_s"])
+
+    @property
+    def nav_params(self) -> NavParams:
+        """The odom navigation's parameters; its speeds kept within the safety limits."""
+        v = self.values
+        lin = min(v["nav_linear_mps"], v["max_linear_mps"])
+        ang = min(v["nav_angular_rps"], v["max_angular_rps"])
+        return NavParams(xy_tolerance_m=v["xy_tolerance_m"], yaw_tolerance_rad=v["yaw_tolerance_rad"],
+                         max_linear_mps=lin, max_angular_rps=ang, min_linear_mps=min(0.05, lin),
+                         min_angular_rps=min(0.1, ang), turn_in_place_rad=max(0.5, 2 * v["yaw_tolerance_rad"]),
+                         timeout_s=v["nav_timeout_s"], odom_timeout_s=v["odom_timeout_s"],
+                         stop_distance_m=v["nav_stop_distance_m"], robot_width_m=2 * v["footprint_radius_m"])
+
+    @property
+    def guard_params(self) -> GuardParams:
+        v = self.values
+        return GuardParams(time_before_collision_s=v["time_before_collision_s"],
+                           simulation_step_s=min(0.05, v["time_before_collision_s"]),
+                           stop_margin_m=v["stop_margin_m"], scan_timeout_s=v["scan_timeout_s"],
+                           stale_scan_policy=v["stale_scan_policy"])
 
 
 def load_places(cfg: "ControllerConfig", start: tuple[float, float, float] | None = (0.0, 0.0, 0.0)):

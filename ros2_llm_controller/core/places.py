@@ -117,6 +117,12 @@ class Places:
         best = process.extractOne(query, list(choices), scorer=fuzz.token_sort_ratio, score_cutoff=MATCH_THRESHOLD)
         return choices[best[0]] if best else None
 
+    def nearest(self, x: float, y: float) -> tuple[Place, float] | None:
+        """The place closest to (x, y) and its distance; None when there are no places."""
+        if not self.places:
+            return None
+        return min(((p, math.hypot(p.x - x, p.y - y)) for p in self.places), key=lambda pd: pd[1])
+
     def unknown_reply(self, words: str) -> str:
         known = ", ".join(self.names) or "none"
         return f"I don't know a place called '{words}'. Known places: {known}."

@@ -126,3 +126,15 @@ def describe_state(state: str, linear_x: float = 0.0, angular_z: float = 0.0, re
         shown = motion_command if len(motion_command) <= 80 else motion_command[:77] + "..."
         text += f" (command {shown!r})"
     return text + "."
+
+
+def describe_position(x: float, y: float, yaw_rad: float, nearest: tuple[str, float] | None = None,
+                      age_s: float | None = None) -> str:
+    """Answer to "query position" from odometry: "I am at x=1.20 m, y=-0.50 m, heading 90°; nearest
+    place: kitchen, 1.2 m." (heading: REP 103, 0 along +x, counter-clockwise positive)."""
+    text = f"I am at x={x:.2f} m, y={y:.2f} m, heading {_wrap_deg(math.degrees(yaw_rad)):.0f}°"
+    if nearest is not None:
+        text += f"; nearest place: {nearest[0]}, {nearest[1]:.1f} m"
+    if age_s is not None and age_s > 1.0:
+        text += f" (odometry {age_s:.1f} s old)"
+    return text + "."
