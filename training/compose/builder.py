@@ -222,7 +222,7 @@ def perturb_text(rng: random.Random, text: str) -> str:
         text = filler(ctx, text)
     for _ in range(rng.choice((1, 1, 2))):
         text = typo(ctx, text, protected(_place_words(text)))
-    return case(ctx, text, rng.choice(("lower", "upper", "title", "random_case")))
+    return case(ctx, text, rng.choice(("upper", "title", "random_case")))
 
 
 def _place_words(text: str) -> tuple[str, ...]:

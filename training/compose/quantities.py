@@ -143,7 +143,7 @@ def _plain(value: float) -> str:
 def forms(q: Qty) -> list[tuple[str, str, float]]:
     """(style, text, weight) for every way this quantity can be typed."""
     u = UNITS[q.unit]
-    v = q.value
+    v = float(q.value)
     out: list[tuple[str, str, float]] = []
     if q.pi:
         k, d = q.pi
