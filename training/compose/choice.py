@@ -27,6 +27,13 @@ class Ctx:
     trace: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
 
+    def mark(self) -> tuple[int, int]:
+        """Where the trace and held lists are now (``undo`` forgets a discarded draw)."""
+        return len(self.trace), len(self.held)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        del self.trace[mark[0]:], self.held[mark[1]:]
+
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
 

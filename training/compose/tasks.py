@@ -118,9 +118,10 @@ def turn(ctx: Ctx, mode: str, explicit: bool = False) -> Said:
 
 def named_turn(ctx: Ctx, explicit: bool = False) -> Said:
     """"turn around", "do a 360", ...; ``explicit``: with a direction word (inside plans)."""
-    phrase, key = ctx.pick("named_turn", *S.NAMED_TURNS)
-    while explicit and "{d}" not in phrase:
-        phrase, key = ctx.pick("named_turn", *S.NAMED_TURNS)
+    tables = S.NAMED_TURNS
+    if explicit:
+        tables = tuple(tuple(o for o in t if "{d}" in o[0]) for t in tables)
+    phrase, key = ctx.pick("named_turn", *tables)
     d, word = ("", "left")
     if "{d}" in phrase and (explicit or ctx.chance(0.5)):
         d, word = S.pick_dir(ctx, "angular")
@@ -298,8 +299,10 @@ def t_plan_repeat(ctx: Ctx) -> Candidate:
 
 
 def t_step_times(ctx: Ctx) -> Candidate:
+    mark = ctx.mark()
     said = single_step(ctx, explicit=True)
     while not isinstance(said.step, (Move, Turn, Square, Circle)) or len(said.chunks) > 2:
+        ctx.undo(mark)
         said = single_step(ctx, explicit=True)
     said = _with_times(ctx, said, ctx.weighted("n", ((2, 5), (3, 3), (4, 1), (5, 0.5))))
     return _finish(ctx, "step_times", said.text, Plan((said.step,)), said.keep)
@@ -380,8 +383,10 @@ def t_correction(ctx: Ctx) -> Candidate:
     sep = ctx.pick("frame.correction", *S.CORRECTIONS)
     if kind == "place":
         said = goto(ctx, "known")
+        mark = ctx.mark()
         phrase, words = place(ctx, "known")
         while words == said.step.place:
+            ctx.undo(mark)
             phrase, words = place(ctx, "known")
         return _finish(ctx, "correction", said.text + sep.format(c=phrase), Plan((GoTo(words),)),
                        said.keep + (words,))
@@ -400,8 +405,10 @@ def t_correction(ctx: Ctx) -> Candidate:
     else:
         old = step.amount if isinstance(step, Move) and step.amount else (
             step.time if isinstance(step, Move) else step.angle)
+        mark = ctx.mark()
         q = sample(ctx, amount_kind, (old.unit,))
         while q.text == old.text:
+            ctx.undo(mark)
             q = sample(ctx, amount_kind, (old.unit,))
         c = say(ctx, q, plain=True)
         field_ = "amount" if isinstance(step, Move) and step.amount else ("time" if isinstance(step, Move)
