@@ -206,9 +206,14 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\bdouble\b(?= (?:the|that|it)\b)", "2 times", text)
     # Scientific notation: "1e9" -> "1000000000" (absurd, but a number: the limits decide).
     text = re.sub(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+(?![\w.])", _plain_decimal, text)
+    text = re.sub(r"\b(?:three|3)[- ]quarters? (?:of an? )?(?:full )?(?:turn|rotation|revolution|circle)\b", "0.75 rev",
+                  text)  # "a three-quarter turn"
     # Spoken decimals: "zero point one", "two point five", "oh point zero five" (text2num skips a leading zero).
     text = _SPOKEN_DECIMAL.sub(lambda m: _DIGIT_WORDS.get(m.group(1), m.group(1)) + "." + "".join(
         _DIGIT_WORDS.get(w, w) for w in m.group(2).split()), text)
+    # "point seven meters per second": a spoken decimal without its leading zero, before a unit.
+    text = re.sub(rf"(?<![\w.])point ((?:(?:{_DIGIT_ALT})\b ?)+)(?=\s*(?:{_UNIT_WORDS_ALONE}|m|s|in)\b)",
+                  lambda m: "0." + "".join(_DIGIT_WORDS.get(w, w) for w in m.group(1).split()) + " ", text)
     # text2num reads ordinals too ("the second time" -> "2nd"); they are no quantities: mask them.
     text = _ORDINALS.sub(lambda m: f"\x00{_ORDINAL_WORDS.index(m.group(0))}\x00", text)
     # "one" stays a word ("no one"); "one <unit>" and "one and a half" are handled here instead.
@@ -222,6 +227,8 @@ def _numbers(text: str) -> str:
     text = re.sub(rf"(?<![\w.])({_NUM}) and ({_NUM}) (quarters|thirds|eighths)\b",
                   lambda m: format_number(float(m.group(1)) + float(m.group(2)) * _WORD_FRACTIONS_PLURAL[m.group(3)]),
                   text)
+    text = re.sub(r"\b(\d+)[- ]quarters? (?:of an? )?(?:full )?(turn|rotation|revolution|circle)\b",
+                  lambda m: f"{format_number(int(m.group(1)) * 0.25)} rev", text)  # "three-quarter turn"
     # "three quarters of a", "a quarter of a", "half a", "half of a", "a half".
     text = re.sub(rf"(?<![\w.])({_NUM}) (quarters|thirds|fifths|eighths|tenths)(?: of)?(?: an?| one)?\b",
                   lambda m: format_number(float(m.group(1)) * _WORD_FRACTIONS_PLURAL[m.group(2)]), text)
@@ -297,11 +304,18 @@ def _units(text: str) -> str:
     return text
 
 
+_GLUED = re.compile(r"\b(turn|go|move|drive|rotate|spin|back|head|veer)(left|right|forward|forwards|backward|"
+                    r"backwards|back|around|ahead)(?=\d|\b)")
+
+
 def normalise(text: str) -> str:
     """The canonical form of a command, as the model reads it (see the module docstring)."""
     if not isinstance(text, str):
         raise TypeError(f"command must be text, got {type(text).__name__}")
     text = _fold_unicode(text)
+    # Missing spaces: "turnleft30degrees" -> "turn left 30 degrees".
+    text = _GLUED.sub(r"\1 \2", text)
+    text = re.sub(r"(?<=[a-z]{3})(?=\d)", " ", text)
     text = _directions(text)
     text = re.sub(r"[a-z]+", _repair_word, text)  # before the passes that look for exact words
     text = _rates(text)

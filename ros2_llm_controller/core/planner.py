@@ -29,6 +29,10 @@ from .stop_words import STOP_PHRASES, is_stop_command
 _STOP_PHRASE = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+")
                                                      for p in sorted(STOP_PHRASES, key=len, reverse=True))
                           + r")(?:s|ped|ping)?(?![\w-])")
+# Chat-template control strings and role markers: no user types them to drive a robot. They are encoded as
+# plain text anyway (``chat_templates.encode_rendered``); a command carrying them is refused outright.
+_MARKUP = re.compile(r"<\|[\w-]{1,40}\|>|\[/?inst\]|<</?sys>>|</?s>|^\s*#{2,}\s*(?:assistant|system|user)\b"
+                     r"|(?:^|\n)\s*(?:assistant|system)\s*:", re.I | re.M)
 # Words that may stand around a bare stop: "robot, stop right now please!", "emergency stop".
 _STOP_FILLER = re.compile(r"\b(?:please|now|right|immediately|at once|robot|hey|ok|okay|the|motion|motors?|all|"
                           r"everything|emergency|quick|quickly|asap|instantly|just|you|it|there|that|moving|wait|"
@@ -101,6 +105,9 @@ def precheck(command: str, config: ControllerConfig) -> PlanResult | None:
         return PlanResult(command, None, STOP, kind=ResultKind.STOP_WORD)
     if not command.strip():
         return PlanResult.failure(ResultKind.REJECTED, command, "empty command")
+    if _MARKUP.search(command):
+        return PlanResult.failure(ResultKind.REJECTED, command[:200], "the command contains chat-template or role "
+                                  "markup (an injection attempt?): not obeyed")
     if len(command) > config.max_command_chars:
         msg = f"command too long ({len(command)} > {config.max_command_chars} characters)"
         return PlanResult.failure(ResultKind.REJECTED, command[:200], msg)
