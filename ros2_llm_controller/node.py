@@ -15,6 +15,8 @@ thread (latest command wins), applies the resulting actions and publishes.
                                                 odom navigation's obstacle stop (sensor-data QoS)
     odom           nav_msgs/Odometry       in   pose for "go to" (odom backend), "query position" and the
                                                 "start" place (the first pose received)
+    navigate_to_pose  nav2_msgs/action/NavigateToPose  action client for "go to" with navigation=nav2
+                                                (nav2_backend.py; name: nav2_action)
 
 Plans run step by step through ``core.executor.PlanExecutor`` at ``rate_hz``: a status "step" per step
 of a plan of two or more (step: index, total), "nav_feedback" during a goto, "done" at the end, and
