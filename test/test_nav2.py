@@ -142,6 +142,19 @@ def test_stop_during_navigation_cancels_the_goal_and_the_robot_stops(make):
     assert not any(s["event"] in ("done", "halt") for s in p.statuses if s["command"] == "go to the kitchen")
 
 
+def test_newer_command_cancels_the_goal_and_runs(make):
+    h = make()
+    p = h.probe
+    assert wait_until(lambda: h.node.nav_backend.server_is_ready() and h.node._odom is not None)
+    p.send("go to the kitchen")
+    assert wait_until(lambda: any(s["event"] == "nav_feedback" for s in p.statuses), timeout=30.0)
+    p.send("Rotate 45 degrees clockwise")
+    assert p.status("done", "Rotate 45 degrees clockwise")["state"] == "idle"
+    assert wait_until(lambda: h.sim.nav_outcomes != [])
+    assert h.sim.nav_outcomes == [("canceled", 0, "canceled")]
+    assert any(ang < 0 for _, _, ang, _ in p.twists) and last_twist_is_zero(p)
+
+
 def test_no_server_is_a_clear_failure_and_zero(make):
     h = make(sim=False, nav2_server_timeout_s=0.3)
     p = h.probe
@@ -183,11 +196,15 @@ def test_sim_server_aborts_on_an_obstacle_a_timeout_and_an_unknown_frame():
     client = ActionClient(client_node, NavigateToPose, "navigate_to_pose")
     spinner = ExecutorThread([sim, client_node], context=ctx)
 
-    def navigate(x: float, y: float, frame: str = "odom"):
+    def make_goal(x: float, y: float, frame: str = "odom"):
         goal = NavigateToPose.Goal()
         goal.pose.header.frame_id = frame
         goal.pose.pose.position.x, goal.pose.pose.position.y = x, y
         goal.pose.pose.orientation.w = 1.0
+        return goal
+
+    def navigate(x: float, y: float, frame: str = "odom"):
+        goal = make_goal(x, y, frame)
         done = threading.Event()
         out = {}
 
@@ -211,9 +228,16 @@ def test_sim_server_aborts_on_an_obstacle_a_timeout_and_an_unknown_frame():
         assert msg.startswith("obstacle on the path at 0."), msg
         status, code, msg = navigate(-3.0, 0.0)  # half a turn first: longer than nav_timeout_s
         assert (status, code) == (ABORTED, NavigateToPose.Result.TIMEOUT) and msg.startswith("timed out after 2 s")
+        # A newer goal preempts the one running (ABORTED, as Nav2 does).
+        first = {}
+        client.send_goal_async(make_goal(-3.0, 0.0)).add_done_callback(
+            lambda f: f.result().get_result_async().add_done_callback(lambda r: first.update(r=r.result())))
+        assert wait_until(lambda: sim._goal is not None)
         status, code, msg = navigate(1.0, 1.0, frame="base_footprint")
         assert (status, code) == (ABORTED, NavigateToPose.Result.TF_ERROR) and "unknown frame 'base_footprint'" in msg
-        assert [o[0] for o in sim.nav_outcomes] == ["aborted"] * 3
+        assert wait_until(lambda: "r" in first)
+        assert first["r"].status == ABORTED and first["r"].result.error_msg == "preempted by a newer goal"
+        assert [o[0] for o in sim.nav_outcomes] == ["aborted"] * 4
     finally:
         spinner.close()
         client.destroy()
