@@ -15,6 +15,8 @@ thread (latest command wins), applies the resulting actions and publishes.
                                                 odom navigation's obstacle stop (sensor-data QoS)
     odom           nav_msgs/Odometry       in   pose for "go to" (odom backend), "query position" and the
                                                 "start" place (the first pose received)
+    navigate_to_pose  nav2_msgs/action/NavigateToPose  action client for "go to" with navigation=nav2
+                                                (nav2_backend.py; name: nav2_action)
 
 Plans run step by step through ``core.executor.PlanExecutor`` at ``rate_hz``: a status "step" per step
 of a plan of two or more (step: index, total), "nav_feedback" during a goto, "done" at the end, and
@@ -134,6 +136,10 @@ class LlmControllerNode(Node):
         self._scan_data: tuple[ScanData, float] | None = None  # the latest scan, monotonic receipt
         self._guard = CollisionGuard(Footprint.circle(cfg.footprint_radius_m), cfg.guard_params)
         self.nav_backend: NavBackend | None = None  # the nav2 client, for navigation=nav2
+        if cfg.navigation == "nav2":  # nav2_msgs only when asked for (not on PyPI): Nav2Unavailable if missing
+            from .nav2_backend import Nav2Backend
+
+            self.nav_backend = Nav2Backend(self, cfg.nav2_action, server_timeout_s=cfg.nav2_server_timeout_s)
         self._state = "idle" if generator is not None else "loading"
         self._rest_state = self._state  # state after the last result, for "query status"
         self._seq = 0
@@ -274,7 +280,7 @@ class LlmControllerNode(Node):
             self._publish_status("step", command=command, step=step)
         elif e.kind is EventKind.NAV_FEEDBACK:
             self._publish_status("nav_feedback", command=command, step=step,
-                                 distance_remaining_m=round(e.distance_remaining_m, 3))
+                                 distance_remaining_m=round(e.distance_remaining_m, 3), **(e.info or {}))
         elif e.kind is EventKind.PLAN_DONE:
             self._rest_state = "idle"
             self._state = "generating" if self._worker.busy else "idle"
@@ -313,10 +319,10 @@ class LlmControllerNode(Node):
             ex.nav_result(False, "navigation=nav2 but no NavigateToPose client is available")
             return
 
-        def on_feedback(distance_m: float) -> None:
+        def on_feedback(distance_m: float, info: dict | None = None) -> None:
             with self._lock:
                 if self._exec is ex:
-                    ex.nav_feedback(distance_m)
+                    ex.nav_feedback(distance_m, info)
 
         def on_result(ok: bool, reason: str | None = None) -> None:
             with self._lock:
@@ -624,6 +630,8 @@ class LlmControllerNode(Node):
             self.shutdown_motion(repeats=1, ack_timeout_s=0.5)
         self._closing = True
         self._worker.close(timeout_s=5.0)
+        if hasattr(self.nav_backend, "destroy"):
+            self.nav_backend.destroy()
         super().destroy_node()
 
 

@@ -113,6 +113,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("nav_timeout_s", 120.0, "A 'go to' step that has not arrived after this long fails", "s", 1.0, 3600.0),
     ParamSpec("nav_stop_distance_m", 0.5, "odom navigation: a scan return this close ahead, within the robot's "
               "width, ends the trip ('obstacle on the path')", "m", 0.0, 10.0),
+    ParamSpec("nav2_action", "navigate_to_pose", "navigation=nav2: the nav2_msgs/NavigateToPose action server's "
+              "name", read_only=True),
+    ParamSpec("nav2_server_timeout_s", 5.0, "navigation=nav2: a 'go to' step fails (zero velocity) when no "
+              "NavigateToPose server answers within this long", "s", 0.1, 60.0),
     # Collision guard (core/collision_guard.py), applied to every velocity the node publishes.
     ParamSpec("collision_guard", True, "Scale down or stop any velocity that would bring a scan return into the "
               "footprint within time_before_collision_s (Nav2 collision_monitor's approach model)"),

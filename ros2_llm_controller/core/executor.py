@@ -77,8 +77,10 @@ def resolve_plan(actions: Sequence[Action], places: Places) -> tuple[Step, ...]:
 class NavBackend(Protocol):
     """What the node needs from a nav2 client for delegated goto steps (callbacks may come from any thread)."""
 
-    def send_goal(self, place: Place, on_feedback: Callable[[float], None],
-                  on_result: Callable[[bool, str | None], None]) -> None: ...
+    def send_goal(self, place: Place, on_feedback: Callable[..., None],
+                  on_result: Callable[[bool, str | None], None]) -> None:
+        """``on_feedback(distance_remaining_m, info=None)``: ``info`` an optional dict of more feedback
+        fields (navigation_time_s, number_of_recoveries, ...) that goes on status as is."""
 
     def cancel_goal(self) -> None: ...
 
@@ -317,10 +319,11 @@ class PlanExecutor:
         out = self._finish(t, events)
         return TickOutput(out.twist, out.events, None, self.total, True, None, cancel_delegate=cancel_delegate)
 
-    def nav_feedback(self, distance_remaining_m: float) -> None:
-        """nav2 feedback for the delegated goal; reported on the next tick."""
+    def nav_feedback(self, distance_remaining_m: float, info: dict | None = None) -> None:
+        """nav2 feedback for the delegated goal (``info``: more fields for status); reported on the next tick."""
         if self.delegated:
-            self._pending.append(Event(EventKind.NAV_FEEDBACK, self._i, self.total, float(distance_remaining_m)))
+            self._pending.append(Event(EventKind.NAV_FEEDBACK, self._i, self.total, float(distance_remaining_m),
+                                       info=info or None))
 
     def nav_result(self, succeeded: bool, reason: str | None = None) -> None:
         """nav2's result for the delegated goal; the plan goes on (or fails) on the next tick."""
