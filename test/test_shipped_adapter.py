@@ -36,7 +36,7 @@ COURSE = {
     "Move the robot forward 2 meters": lambda a: a["type"] == "move" and a["linear_x"] == 0.5
     and a["angular_z"] == 0 and math.isclose(a["duration_s"], 4.0),
     "What is your battery level?": lambda a: a["type"] == "reply" and a["query"] == "battery",
-    "Navigate to the charging station": lambda a: a["type"] == "reply" and a["linear_x"] == 0 == a["angular_z"],
+    "Navigate to the charging station": lambda a: a["type"] == "goto" and a["place"] == "charging station",
     "Rotate 90 degrees clockwise": lambda a: a["type"] == "move" and a["angular_z"] == -0.5
     and a["linear_x"] == 0 and math.isclose(a["duration_s"], math.pi / 2 / 0.5, rel_tol=1e-6),
     "Report any obstacles": lambda a: a["type"] == "reply" and a["query"] == "obstacles",

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", default="default", help="'default' (shipped), 'none', or a PEFT adapter folder")
     ap.add_argument("--chat-template", default="auto", help="auto | chatml | llama2 | llama3")
     ap.add_argument("--data", type=Path, default=Path("data/robot"))
-    ap.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    ap.add_argument("--split", default="test", choices=("train", "validation", "test", "test_perturbed"))
     ap.add_argument("--limit", type=int, default=None, help="evaluate a seeded random sample of this size")
     ap.add_argument("--compare-base", action="store_true", help="also run the model without the adapter")
     ap.add_argument("--base-limit", type=int, default=100, help="examples for the base model run (default 100)")
