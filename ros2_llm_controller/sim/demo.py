@@ -294,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         print_outcome(i, f"{command}  (toward the obstacle 3 m ahead; collision guard on)", o, ok, reference, places)
         guard = guard_summary(o)
         if guard["stopped_by_guard"]:
+            bearing = int(round(guard["obstacle_bearing_deg"]))
             print(f"    guard   : stopped {guard['obstacle_distance_m']:.2f} m from the obstacle at "
-                  f"{guard['obstacle_bearing_deg']:+.0f} deg (clearance {guard['obstacle_clearance_m']:.2f} m past "
-                  f"the footprint); got {guard['got_m']:.2f} m of {guard['asked_m']:.2f} m "
+                  f"{bearing:+d} deg (clearance {guard['obstacle_clearance_m']:.2f} m "
+                  f"past the footprint); got {guard['got_m']:.2f} m of {guard['asked_m']:.2f} m "
                   f"({100 * (guard['fraction'] or 0):.0f} % of the step); collisions: {guard['collisions']}")
         else:
             print(f"    guard   : no guarded stop ({o.halt.get('error') if o.halt else 'the motion was not stopped'}); "
