@@ -133,6 +133,20 @@ def test_step_motions_split_a_plan_at_the_step_statuses():
     assert loop.step_motions("other", -0.1, 7.2)[0]["path_m"] == pytest.approx(2.0)  # no statuses: one step
 
 
+def test_step_motions_split_two_equal_steps_whichever_message_came_first():
+    """Move 0.3 m then 1 m at the same speed: no change of twist; the step status may come before its twist."""
+    loop = ClosedLoop()
+    for k in range(0, 13):  # ticks at 20 Hz, 0.5 m/s: step 2 starts at 0.6 s
+        t = 0.05 * k
+        loop._on_sim_command(_cmd(t + 0.002, 0.5 * t, 0, 0, 0.5 * t, 0.5, 0.0))
+    loop._on_sim_command(_cmd(2.602, 1.3, 0, 0, 1.3, 0.0, 0.0))
+    for t, index in ((0.001, 0), (0.601, 1)):  # status 1 handled 1 ms before the tick's twist
+        loop.rec.statuses.append((t, {"command": "p", "event": "step", "step": {"index": index, "total": 2}}))
+        loop._status_t.append(t)
+    steps = loop.step_motions("p", -0.1, 2.7)
+    assert [round(s["forward_m"], 3) for s in steps] == [0.3, 1.0]
+
+
 # ---- the demo's checks ----
 
 def test_demo_as_asked_compares_with_the_reference():

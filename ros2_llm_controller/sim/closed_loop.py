@@ -346,9 +346,10 @@ class ClosedLoop:
         """What the robot did in each step of the plan for ``command``, from the simulator's exact poses.
 
         Step 0 starts at the first non-zero velocity the simulator applied after ``t_sent``; step k starts
-        where the twist changed nearest to the arrival of the node's "step" status k (the node publishes the
-        step's first twist, then the status); the last step ends at the next zero. Each entry: forward_m,
-        lateral_m (in the step's start frame), rotation_deg, path_m, and the start and end poses.
+        at the command nearest to the arrival of the node's "step" status k where the twist changed (the
+        nearest command at all when it did not: two equal steps); the last step ends at the next zero.
+        Each entry: forward_m, lateral_m (in the step's start frame), rotation_deg, path_m, and the start
+        and end poses.
         """
         cmds = self.sim_commands_between(t_sent, t_end + 1.0)
         if not cmds:
@@ -366,12 +367,11 @@ class ClosedLoop:
             window = [i for i in range(starts[-1] + 1, len(cmds)) if t_k - 0.15 <= cmds[i].t <= t_k + 0.05]
             changes = [i for i in window if (cmds[i].linear_x, cmds[i].angular_z)
                        != (cmds[i - 1].linear_x, cmds[i - 1].angular_z)]
-            if changes:
-                starts.append(min(changes, key=lambda i: abs(cmds[i].t - t_k)))
-            else:
-                before = [i for i in range(starts[-1] + 1, len(cmds)) if cmds[i].t <= t_k]
-                if before:
-                    starts.append(before[-1])
+            # The step's first twist and its status leave the node together (the twist first) but may be
+            # handled here in either order: the nearest command, a change of twist if there is one (two equal
+            # steps in a row show none).
+            if changes or window:
+                starts.append(min(changes or window, key=lambda i: abs(cmds[i].t - t_k)))
         end = next((i for i in range(starts[-1], len(cmds)) if not (cmds[i].linear_x or cmds[i].angular_z)),
                    len(cmds) - 1)
         out = []
