@@ -4,7 +4,8 @@ the real node and the simulator.
     python -m training.evaluate_closed_loop --limit 40 --stops 5 --out reports/closed_loop
     python -m training.evaluate_closed_loop --limit 0 --stops 0 --place-trials 5 --plan-trials 20 --collisions
 
-Test commands (the model's understanding and the node's execution): each command is published on
+Test commands (the model's understanding and the node's execution): each command, from the start pose
+in an open world (no obstacles; ``--world default`` for the simulator's), is published on
 /command of a controller process (config/controller.yaml unless ``--params-file``; the real model
 unless ``--scripted``), which drives ``sim_robot``; odometry says what happened. Success, per command:
   straight moves : displacement along the start heading within 5 % of the asked distance,
@@ -41,6 +42,7 @@ from pathlib import Path
 from ros2_llm_controller.core.config import ControllerConfig, load_places
 from ros2_llm_controller.core.planner import resolve
 from ros2_llm_controller.sim.closed_loop import ClosedLoop, Outcome
+from ros2_llm_controller.sim.physics import World
 
 from . import closed_loop_tasks as tasks
 from .closed_loop_tasks import DISTANCE_REL_TOL, ROTATION_TOL_DEG, judge_motion, judge_steps
@@ -48,6 +50,9 @@ from .data_io import command_line, load_conversations
 from .stats import percentile
 
 STILL_M, STILL_DEG = 0.005, 0.5
+# The test commands' world: no obstacles, walls 50 m away (beyond the 8 m laser). Each command starts from
+# the start pose: the set measures understanding and execution, not avoidance (--collisions does).
+FAR_WALLS = World((), 50.0)
 # Long motions interrupted by "stop" (command, the answer a right model gives).
 STOP_TRIALS = (("Move forward 3 meters", "move forward 3 m"), ("Turn left 180 degrees", "turn left 180 deg"),
                ("Go backward 2 meters", "move backward 2 m"))
@@ -105,7 +110,8 @@ def markdown(report: dict) -> str:
     if report["total"]:
         lines += [f"**Task success: {report['success_rate']:.1%}** ({report['successes']} of {report['total']}: "
                   f"{report['commands']} test commands + {report['stop_trials']} stop trials; model: "
-                  f"{report['model']}). Tolerances: distance {DISTANCE_REL_TOL:.0%}, rotation "
+                  f"{report['model']}; each from the start pose, {report['world']} world). "
+                  f"Tolerances: distance {DISTANCE_REL_TOL:.0%}, rotation "
                   f"{ROTATION_TOL_DEG:g} deg. Collisions: {report['collisions']}.", "",
                   "| category | n | success |", "|---|---|---|"]
         lines += [f"| {k} | {v['n']} | {v['success']:.1%} |" for k, v in report["by_kind"].items()]
@@ -152,9 +158,15 @@ def run_test_commands(args, examples: list[dict]) -> tuple[list[dict], list[floa
     rows, firsts, stops = [], [], []
     with ClosedLoop(args.params_file, scripted=args.scripted,
                     controller_log=args.out / "controller.log") as loop:
+        world = FAR_WALLS if args.world == "open" else loop.sim.world
+
+        def reset() -> None:
+            loop.reset_robot(*tasks.START_POSE, world=world)
+
         for i, ex in enumerate(examples, start=1):
             command, reference = ex["messages"][-2]["content"], ex["messages"][-1]["content"]
             exp = expected_for(ex["_plan"])
+            reset()
             o = loop.run(command)
             ok, why = judge(exp, o, ex["_ref"].query)
             if o.first_motion_s is not None:
@@ -166,6 +178,7 @@ def run_test_commands(args, examples: list[dict]) -> tuple[list[dict], list[floa
             print(f"[{i}/{len(examples)}] {'ok  ' if ok else 'FAIL'} {command[:50]!r} -> {o.model_output!r} {why}",
                   flush=True)
         for i in range(args.stops):
+            reset()
             s = loop.stop_during(STOP_TRIALS[i % len(STOP_TRIALS)][0], stop_after_s=0.5 + 0.3 * (i % 3))
             ok = bool(s["stayed_stopped"]) and s["stop_latency_s"] is not None and s["stop_latency_s"] < 0.5
             stops.append({**s, "success": ok})
@@ -188,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params-file", default="config/controller.yaml")
     ap.add_argument("--scripted", default=None,
                     help="test commands without the model: answers from a JSON map (for tests)")
+    ap.add_argument("--world", choices=("open", "default"), default="open",
+                    help="test commands: each from the start pose with no obstacles (open), or in the "
+                         "simulator's default world with its obstacles (the guard may stop a motion short)")
     ap.add_argument("--place-trials", type=int, default=0, help="navigations to each place of the places file")
     ap.add_argument("--plan-trials", type=int, default=0, help="3-step plans (seeded)")
     ap.add_argument("--collisions", action="store_true",
@@ -214,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     lat = [s["stop_latency_s"] for s in stops if s["stop_latency_s"] is not None]
     report = {"command": command_line("training.evaluate_closed_loop", argv),
               "model": "scripted" if args.scripted else "model", "tasks_model": args.tasks_model,
+              "world": args.world,
               "split": args.split, "commands": len(examples), "stop_trials": len(stops), "total": len(rows),
               "successes": sum(r["success"] for r in rows),
               "success_rate": sum(r["success"] for r in rows) / len(rows) if rows else 0.0,
