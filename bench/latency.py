@@ -10,7 +10,12 @@
    early stop, then parse. Ratio = naive p50 / ours p50.
 2. stop latency: "stop" published while the model is generating for a newer command (the robot
    still moving from the previous one) -> zero Twist received, p50/p99.
-Prints one table and writes <out>/latency.json.
+3. stop during a plan and stop during a navigation -> zero Twist received, p50/p95/p99 (target p99
+   <= 50 ms): a controller with scripted answers (the model is not what this measures) runs a 3-step
+   plan, or drives to a named place on odometry, and "stop" lands at a random moment of it; each
+   trial starts from the start pose.
+Prints one table and writes <out>/latency.json. ``--commands 0 --stops 0 --naive 0`` runs part 3 only
+(no model).
 """
 
 from __future__ import annotations
@@ -86,6 +91,42 @@ def stop_during_generation(loop: ClosedLoop, commands: list[str], trials: int) -
     return out
 
 
+PLAN = ("Go forward 1 meter, turn left 90 degrees, then go forward 1 meter",
+        "move forward 1 m; turn left 90 deg; move forward 1 m")
+NAV_PLACES = ("kitchen", "charging station", "living room", "front door", "office", "bedroom")
+
+
+def scripted_stops(trials_plan: int, trials_nav: int, params_file: str, out: Path,
+                   seed: int = 0) -> tuple[list[float], list[float], int]:
+    """Stop during a plan and during a navigation -> zero Twist, on a scripted controller; and how many
+    trials moved again after the zero (should be none)."""
+    rng = random.Random(seed)
+    script = {PLAN[0]: PLAN[1], **{f"Navigate to the {p}": f"go to {p}" for p in NAV_PLACES}}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "latency_stops_script.json"
+    path.write_text(json.dumps(script, indent=1) + "\n")
+    plan_s, nav_s, moved_again = [], [], 0
+    with ClosedLoop(params_file, scripted=path, controller_log=out / "latency_stops_controller.log") as loop:
+        for kind, trials, results in (("plan", trials_plan, plan_s), ("nav", trials_nav, nav_s)):
+            for i in range(trials):
+                loop.reset_robot(0.0, 0.0, 0.0)
+                cmd = PLAN[0] if kind == "plan" else f"Navigate to the {NAV_PLACES[i % len(NAV_PLACES)]}"
+                t0 = loop.send(cmd)
+                if not loop.wait(lambda: loop.first_twist(t0, True) is not None, 30.0):
+                    continue
+                # The plan takes 7.1 s; a navigation turns, then drives for several seconds.
+                delay = rng.uniform(0.1, 6.5 if kind == "plan" else 5.0)
+                t_first = loop.first_twist(t0, True)
+                time.sleep(max(0.0, t_first + delay - time.monotonic()))  # not in phase with the messages
+                t_stop = loop.send("stop")
+                if loop.wait(lambda: loop.first_twist(t_stop, False) is not None, 10.0):
+                    t_zero = loop.first_twist(t_stop, False)
+                    results.append(t_zero - t_stop)
+                    loop.wait(lambda: time.monotonic() >= t_zero + 0.5, 1.0)
+                    moved_again += any(is_moving(tw) for tw in loop.twists_after(t_zero))
+    return plan_s, nav_s, moved_again
+
+
 def naive(commands: list[str]) -> tuple[list[float], int]:
     """The course's script: PeftModel, sampling at 0.7, max_new_tokens=100 without early stop, then parse."""
     import torch
@@ -129,20 +170,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commands", type=int, default=30)
     ap.add_argument("--stops", type=int, default=30)
     ap.add_argument("--naive", type=int, default=30, help="commands for the naive baseline (0: skip)")
+    ap.add_argument("--plan-stops", type=int, default=30, help="stop during a 3-step plan (scripted answers)")
+    ap.add_argument("--nav-stops", type=int, default=30, help="stop during a navigation (scripted answers)")
     ap.add_argument("--params-file", default=str(ROOT / "config/controller.yaml"))
     ap.add_argument("--out", type=Path, default=ROOT / "reports/bench")
     args = ap.parse_args(argv)
     commands = motion_commands(max(args.commands, args.naive))
-    print(f"{len(commands)} motion commands from data/robot/test.jsonl", flush=True)
-    with ClosedLoop(args.params_file, controller_log=args.out / "latency_controller.log") as loop:
-        firsts, gen, missed = ours(loop, commands[:args.commands])
-        stops = stop_during_generation(loop, commands, args.stops)
+    firsts, gen, missed, stops = [], [], 0, []
+    if args.commands or args.stops:
+        print(f"{len(commands)} motion commands from data/robot/test.jsonl", flush=True)
+        with ClosedLoop(args.params_file, controller_log=args.out / "latency_controller.log") as loop:
+            firsts, gen, missed = ours(loop, commands[:args.commands])
+            stops = stop_during_generation(loop, commands, args.stops)
+    plan_stops, nav_stops, moved_again = ([], [], 0)
+    if args.plan_stops or args.nav_stops:
+        plan_stops, nav_stops, moved_again = scripted_stops(args.plan_stops, args.nav_stops, args.params_file,
+                                                            args.out)
     naive_s, naive_parsed = naive(commands[:args.naive]) if args.naive else ([], 0)
 
     rows = [("command -> first motion, ours (through ROS)", firsts),
             ("  of which generation (in the node)", gen),
             ("command -> parsed action, course's naive way", naive_s),
-            ("stop during generation -> zero Twist", stops)]
+            ("stop during generation -> zero Twist", stops),
+            ("stop during a 3-step plan -> zero Twist", plan_stops),
+            ("stop during a navigation -> zero Twist", nav_stops)]
     print(f"\n{'measure':48} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'max s':>8}")
     for name, vals in rows:
         if vals:
@@ -151,11 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     ratio = pct(naive_s, .5) / pct(firsts, .5) if naive_s and firsts else None
     if ratio:
         print(f"\nnaive p50 / ours p50 = {ratio:.1f}x faster first motion")
-    print(f"ours: {missed} of {len(commands[:args.commands])} commands did not move (wrong answers); "
-          f"naive: {naive_parsed} of {len(naive_s)} outputs parsed")
+    if args.commands or args.naive:
+        print(f"ours: {missed} of {len(commands[:args.commands])} commands did not move (wrong answers); "
+              f"naive: {naive_parsed} of {len(naive_s)} outputs parsed")
+    if plan_stops or nav_stops:
+        print(f"stop during a plan / a navigation: target p99 <= 0.050 s; {moved_again} trials moved again "
+              "within 0.5 s of the zero")
     report = {"machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform()},
               "ours_first_motion_s": firsts, "ours_generation_s": gen, "ours_missed": missed,
               "naive_s": naive_s, "naive_parsed": naive_parsed, "stop_latency_s": stops,
+              "stop_during_plan_s": plan_stops, "stop_during_navigation_s": nav_stops,
+              "moved_again_after_stop": moved_again,
               "summary": {name: {"n": len(v), "p50": pct(v, .5), "p95": pct(v, .95), "p99": pct(v, .99)}
                           for name, v in rows if v}, "ratio_naive_over_ours_p50": ratio}
     args.out.mkdir(parents=True, exist_ok=True)
