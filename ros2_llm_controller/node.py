@@ -82,6 +82,13 @@ def hf_generator_factory(cfg: ControllerConfig) -> Generator:
     return HFGenerator.from_config(cfg)
 
 
+def default_generator_factory(cfg: ControllerConfig) -> Generator:
+    """The generator ``backend`` names: the model in this process, or an OpenAI-compatible server."""
+    from .core.generation import generator_from_config
+
+    return generator_from_config(cfg) if cfg.backend != "transformers" else hf_generator_factory(cfg)
+
+
 def _fail_safe(callback: Callable[..., None]) -> Callable[..., None]:
     """An exception in a callback stops the robot and is reported instead of killing the executor."""
 
@@ -116,7 +123,7 @@ class LlmControllerNode(Node):
         self._scan: tuple[LaserScan, float] | None = None
         self._generator = generator
         self._planner = Planner(generator, cfg) if generator is not None else None
-        self._factory = generator_factory or hf_generator_factory
+        self._factory = generator_factory or default_generator_factory
         self._load_error: str | None = None
         self._on_fatal = on_fatal
 
