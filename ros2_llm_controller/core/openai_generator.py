@@ -12,9 +12,9 @@ the server.
   and as the older ``"guided_regex"`` (vLLM logs and ignores the key it does not know). A server that
   refuses these keys with 400/422 (``transformers serve`` answers 422 "Unexpected fields") makes an
   ``auto`` generator drop them for good, once, with a warning. When the server did not constrain the
-  answer, the answer must still match the regex (checked here): an answer outside the command's
-  grammar is a ``GenerationError``, so the copy constraint (every quantity comes from the command)
-  holds either way.
+  answer, the answer must still match the regex (checked here) or be a one-line ``reply ...`` (which
+  never moves the robot): any other answer outside the command's grammar is a ``GenerationError``,
+  so the copy constraint (every quantity of a motion comes from the command) holds either way.
 * Failures: every one (connection refused, timeout, HTTP error, invalid or empty JSON, no text, an
   open circuit) raises ``GenerationError`` with the reason; the planner turns it into a rejection
   and the node into a zero velocity. A server that is down never moves a robot.
@@ -55,6 +55,8 @@ from .generation import GenerationCancelled, GenerationError, GenerationResult, 
 log = logging.getLogger(__name__)
 
 _GRAMMAR_KEYS = ("structured_outputs", "guided_regex")
+# One "reply ..." line outside the grammar is let through: the parser never makes a reply move the robot.
+_REPLY = re.compile(r"reply [^\n]+")
 
 
 class CircuitOpen(GenerationError):
@@ -181,7 +183,8 @@ class OpenAIGenerator:
             self.breaker.failure(str(exc))
             raise
         self.breaker.success()  # the server answered; what it said is judged below, not held against it
-        if grammar and self.check_grammar and not constrained and not re.fullmatch(grammar, text):
+        if (grammar and self.check_grammar and not constrained and not re.fullmatch(grammar, text)
+                and not _REPLY.fullmatch(text)):
             raise GenerationError(f"answer {text[:80]!r} is outside the command's grammar (the server did not "
                                   "constrain it: no structured outputs)")
         new_tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
