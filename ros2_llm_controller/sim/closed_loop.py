@@ -27,7 +27,7 @@ from typing import Any, Callable
 from ..core.actions import Action
 from .physics import quaternion_to_yaw
 
-STATUS_TOPIC = "/llm_controller/status"
+STATUS_TOPIC = "llm_controller/status"  # relative: /llm_controller/status, or /<namespace>/llm_controller/status
 
 
 def isolate_ros_env(domain_id: int | None = None) -> int:
@@ -87,7 +87,10 @@ class ClosedLoop:
 
     def __init__(self, params_file: str | Path | None = None, overrides: dict[str, Any] | None = None,
                  scripted: str | Path | None = None, domain_id: int | None = None, log: Callable[[str], None] = print,
-                 controller_log: str | Path | None = None, ready_timeout_s: float = 600.0):
+                 controller_log: str | Path | None = None, ready_timeout_s: float = 600.0, namespace: str = ""):
+        """``namespace``: the robot's (simulator, observer and controller), e.g. "/robot1" for a fleet
+        sharing one domain (pass the same ``domain_id`` to each)."""
+        self.namespace = "/" + namespace.strip("/") if namespace.strip("/") else ""
         self.params_file = Path(params_file) if params_file else None
         self.overrides = dict(overrides or {})
         self.scripted = scripted
@@ -132,8 +135,9 @@ class ClosedLoop:
 
         self._context = Context()
         rclpy.init(context=self._context)
-        self.sim = SimRobotNode(context=self._context)
-        self._node = rclpy.create_node("closed_loop_observer", context=self._context)
+        ns = {"namespace": self.namespace} if self.namespace else {}
+        self.sim = SimRobotNode(context=self._context, **ns)
+        self._node = rclpy.create_node("closed_loop_observer", context=self._context, **ns)
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self._cmd_pub = self._node.create_publisher(String, "command", QoSProfile(depth=10,
                                                     reliability=ReliabilityPolicy.RELIABLE))
@@ -150,6 +154,8 @@ class ClosedLoop:
         if self.scripted:
             cmd += ["--scripted", str(self.scripted)]
         cmd += ["--ros-args"]
+        if self.namespace:
+            cmd += ["-r", f"__ns:={self.namespace}"]
         if self.params_file:
             cmd += ["--params-file", str(self.params_file)]
         for key, value in self.overrides.items():
