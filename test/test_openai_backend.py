@@ -160,6 +160,14 @@ def test_unconstrained_answers_are_checked_against_the_grammar(stub):
     assert g.generate(MSGS, grammar=GRAMMAR).text.startswith("reply")  # free replies never move: let through
 
 
+def test_auto_keeps_the_grammar_when_the_400_was_about_something_else(stub):
+    s = stub(lambda body: (400, b'{"detail": "Server is pinned to \'/m\'; requested \'robot\'."}'))
+    g = gen_for(s.base_url, model="robot")
+    with pytest.raises(GenerationError, match="HTTP 400.*pinned"):
+        g.generate(MSGS, grammar=GRAMMAR)
+    assert g.fallback_reason is None and g.describe()["structured_outputs"] == "auto"
+
+
 def test_vllm_mode_does_not_fall_back(stub):
     s = stub(lambda body: (400, b'{"error": {"message": "unknown field"}}'))
     with pytest.raises(GenerationError, match="HTTP 400.*unknown field"):

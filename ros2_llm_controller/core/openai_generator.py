@@ -230,14 +230,18 @@ class OpenAIGenerator:
         reply = self._post_with_retries(body, cancel)
         sent_grammar = any(k in body for k in _GRAMMAR_KEYS)
         if sent_grammar and reply.status in (400, 422) and self.structured_outputs == "auto":
-            detail = _detail(reply.body)
+            # Was it the grammar keys? Ask again without them: only a success there makes the fallback stick
+            # (a 400 for another reason, e.g. a wrong model name, must not switch the grammar off).
+            reason = f"HTTP {reply.status}: {_detail(reply.body)}"
             self._send_grammar = False
-            self.fallback_reason = f"HTTP {reply.status}: {detail}"
-            log.warning("%s refused the structured-output keys (%s); sending no grammar from now on, answers are "
-                        "checked against it instead", self.base_url, self.fallback_reason)
-            body = self._body(messages, grammar, limit)
-            sent_grammar = False
-            reply = self._post_with_retries(body, cancel)
+            retry = self._post_with_retries(self._body(messages, grammar, limit), cancel)
+            if retry.status == 200:
+                self.fallback_reason = reason
+                log.warning("%s refused the structured-output keys (%s); sending no grammar from now on, answers "
+                            "are checked against it instead", self.base_url, reason)
+                reply, sent_grammar = retry, False
+            else:
+                self._send_grammar = True
         if reply.status != 200:
             raise GenerationError(f"HTTP {reply.status} from {self.base_url}: {_detail(reply.body)}")
         text, usage = _parse_completion(reply.body)
