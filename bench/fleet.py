@@ -5,8 +5,8 @@
 For each fleet size N and each way of serving the model, N real ``llm_controller`` processes run in
 the namespaces /r0 ... /r{N-1} of one private ROS domain:
 
-* shared: ``backend: openai``, all N talking to one ``transformers serve`` (embedded model + shipped
-  adapter merged), started once for the whole run;
+* shared: ``backend: openai``, all N talking to one ``transformers serve --continuous-batching``
+  (embedded model + shipped adapter merged), started once for the whole run;
 * in-process: ``backend: transformers``, N copies of the model (about 600 MB each); skipped, with
   the reason printed, where MemAvailable does not cover N copies plus 2 GB.
 
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from ros2_llm_controller.sim.closed_loop import isolate_ros_env
-from ros2_llm_controller.sim.inference_server import TransformersServe
+from ros2_llm_controller.sim.inference_server import CONTINUOUS_BATCHING, TransformersServe
 from training.stats import percentile as pct
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--robots", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--commands", type=int, default=3, help="commands per robot, one after the other")
     ap.add_argument("--timeout-s", type=float, default=300.0, help="request_timeout_s and the wait per command")
-    ap.add_argument("--server-args", default="", help="extra `transformers serve` arguments, e.g. "
-                    "'--continuous-batching'")
+    ap.add_argument("--server-args", default=" ".join(CONTINUOUS_BATCHING),
+                    help="extra `transformers serve` arguments (default: continuous batching with a bounded KV cache, "
+                    "which took 4 robots from 0.15 to 0.53 commands/s here); write --server-args= for none")
     ap.add_argument("--skip-in-process", action="store_true")
     ap.add_argument("--max-in-process", type=int, default=16, help="largest fleet run with one model per robot "
                     "(each loads ~600 MB and a torch import: 16 take minutes to start on 2 cores)")

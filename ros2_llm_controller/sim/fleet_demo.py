@@ -2,7 +2,7 @@
 
     python -m ros2_llm_controller.sim.fleet_demo [--robots 3] [--out reports/fleet_demo]
 
-Starts ``transformers serve`` on a free loopback port with the embedded model + shipped adapter
+Starts ``transformers serve --continuous-batching`` on a free loopback port with the embedded model + shipped adapter
 merged, then, on one private ROS domain, ``sim_robot`` + ``llm_controller`` (``backend: openai``)
 in the namespaces /robot1, /robot2, /robot3. Each robot gets a different command at the same moment,
 twice; the demo prints what each controller understood and what each robot did according to its
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .closed_loop import ClosedLoop, Outcome
 from .demo import describe_action, describe_motion
-from .inference_server import TransformersServe
+from .inference_server import CONTINUOUS_BATCHING, TransformersServe
 
 ROUNDS = (
     ("Move the robot forward 2 meters", "Rotate 90 degrees clockwise", "What is your battery level?"),
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     domain = random.Random(time.time_ns()).randint(100, 200)
     names = [f"robot{i + 1}" for i in range(args.robots)]
     report: dict = {"robots": names, "rounds": []}
-    with TransformersServe(log_path=args.out / "server.log", log=print) as server:
+    # Continuous batching: concurrent requests share forward passes (4 robots: 0.53 vs 0.15 commands/s here).
+    with TransformersServe(log_path=args.out / "server.log", extra_args=CONTINUOUS_BATCHING,
+                           log=print) as server:
         overrides = {"backend": "openai", "base_url": server.base_url, "request_timeout_s": args.request_timeout_s}
         loops = [ClosedLoop(None, overrides, domain_id=domain, namespace=name, log=print,
                             controller_log=args.out / f"{name}_controller.log") for name in names]

@@ -26,6 +26,12 @@ from pathlib import Path
 from typing import Callable
 
 
+# Continuous batching (concurrent requests share forward passes: a fleet's requests are batched) with a
+# bounded KV cache: 128 blocks of 32 tokens, 4096 tokens, about 190 MB for SmolLM2-135M in fp32. Unbounded,
+# transformers 5.23 gives it 60 % of the machine's RAM on CPU (13.8 GB seen on a 24 GB machine).
+CONTINUOUS_BATCHING = ("--continuous-batching", "--cb-block-size", "32", "--cb-num-blocks", "128")
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
