@@ -234,7 +234,11 @@ class OpenAIGenerator:
             # (a 400 for another reason, e.g. a wrong model name, must not switch the grammar off).
             reason = f"HTTP {reply.status}: {_detail(reply.body)}"
             self._send_grammar = False
-            retry = self._post_with_retries(self._body(messages, grammar, limit), cancel)
+            try:
+                retry = self._post_with_retries(self._body(messages, grammar, limit), cancel)
+            except GenerationError:  # no verdict on the keys (cancelled, connection lost): keep sending them
+                self._send_grammar = True
+                raise
             if retry.status == 200:
                 self.fallback_reason = reason
                 log.warning("%s refused the structured-output keys (%s); sending no grammar from now on, answers "
