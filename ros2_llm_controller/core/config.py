@@ -16,6 +16,8 @@ from .parser import MotionDefaults
 from .torch_setup import DTYPES
 
 NODE_NAME = "llm_controller"
+BACKENDS = ("transformers", "openai")
+STRUCTURED_MODES = ("auto", "vllm", "none")  # core.openai_generator (kept import-free here)
 # diff_drive_controller stops the wheels 0.5 s after the last cmd_vel. At 5 Hz a period is 0.2 s: one
 # lost or late message still leaves the next inside the timeout. At 2 Hz or less a stream would stop
 # and start again (in the simulator, 1 Hz drove 1 m as 0.5 m).
@@ -63,6 +65,22 @@ PARAMS: tuple[ParamSpec, ...] = (
               choices=DTYPES, read_only=True),
     ParamSpec("merge_adapter", True, "Merge the LoRA weights into the base model at load (faster decoding)",
               read_only=True),
+    ParamSpec("backend", "transformers", "Where answers come from: 'transformers' (the model in this process) or "
+              "'openai' (an OpenAI-compatible server at base_url, shareable by a fleet: vLLM, transformers serve)",
+              choices=BACKENDS, read_only=True),
+    ParamSpec("base_url", "http://127.0.0.1:8000/v1", "backend openai: the server's API root", read_only=True),
+    ParamSpec("api_model", "", "backend openai: model name to request (a vLLM LoRA module such as 'robot'); "
+              "'' = the server's own model", read_only=True),
+    ParamSpec("api_key_env", "OPENAI_API_KEY", "backend openai: name of the environment variable holding the API "
+              "key (unset or empty: no key sent)", read_only=True),
+    ParamSpec("api_structured_outputs", "auto", "backend openai: send the command's grammar as vLLM structured "
+              "outputs; 'auto' drops them (once, logged) if the server refuses them, 'none' never sends them. "
+              "Answers the server did not constrain are checked against the grammar", choices=STRUCTURED_MODES,
+              read_only=True),
+    ParamSpec("request_timeout_s", 10.0, "backend openai: most time one request may take; past it the command is "
+              "rejected", "s", 0.1, 600.0, read_only=True),
+    ParamSpec("max_retries", 2, "backend openai: further attempts after a connection error or an HTTP 5xx "
+              "(exponential backoff)", "retries", 0, 10, read_only=True),
     ParamSpec("default_linear_mps", 0.5, "Speed used when a command gives a distance but no speed", "m/s", 0.01, 10.0),
     ParamSpec("default_angular_rps", 0.5, "Turn rate used when a command gives an angle but no rate", "rad/s",
               0.01, 10.0),

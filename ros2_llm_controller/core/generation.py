@@ -56,6 +56,19 @@ class Generator(Protocol):
         ...
 
 
+def generator_from_config(cfg) -> "Generator":
+    """The generator a ``ControllerConfig``'s ``backend`` names: ``transformers`` (the model in this
+    process, ``hf_generator.HFGenerator``) or ``openai`` (a server, ``openai_generator.OpenAIGenerator``).
+    Heavy imports happen here, only for the backend asked for."""
+    if cfg.backend == "openai":
+        from .openai_generator import OpenAIGenerator
+
+        return OpenAIGenerator.from_config(cfg)
+    from .hf_generator import HFGenerator
+
+    return HFGenerator.from_config(cfg)
+
+
 class ScriptedGenerator:
     """Answers with ``script[command]`` (the user text, both normalised), ``script(command)``, or ``fallback``.
 

