@@ -84,7 +84,8 @@ def test_evaluate_scores_a_scripted_model():
               "tell me a joke": "move forward 1 m",               # moves on off-task text
               "zoom forward 50 meters": "move forward 50 m at 5 m/s"}  # clamped by the limits
     gen = ScriptedGenerator(script)
-    rep = evaluate(_examples(), lambda msgs: gen.generate(msgs), ControllerConfig(), "scripted", progress=False)
+    rep = evaluate(_examples(), lambda msgs, grammar=None: gen.generate(msgs), ControllerConfig(), "scripted",
+                   progress=False)
     assert rep["examples"] == 5
     assert rep["parse_rate"] == pytest.approx(4 / 5)
     assert rep["exact_action_accuracy"] == pytest.approx(1 / 5)
@@ -97,7 +98,7 @@ def test_evaluate_scores_a_scripted_model():
 
 
 def test_evaluate_counts_generation_errors_without_moving():
-    def boom(_msgs):
+    def boom(_msgs, grammar=None):
         raise GenerationError("out of memory")
 
     rep = evaluate(_examples()[:2], boom, ControllerConfig(), "broken", progress=False)

@@ -23,7 +23,6 @@ Writes ``<out>/eval_<split>.json`` and ``<out>/eval_<split>.md``.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import random
@@ -124,7 +123,7 @@ def evaluate(examples: Sequence[dict], generate: Callable[..., Any], cfg: Contro
         messages = normalise_messages(raw)  # what the model reads, as in training and in the node
         reference_text = ex["messages"][-1]["content"]
         history = memory_from_history(messages[:-1], cfg, places)
-        ref = resolve(reference_text, cfg, memory=copy.deepcopy(history), places=places)
+        ref = resolve(reference_text, cfg, memory=history.copy(), places=places)
         t0 = time.monotonic()
         try:
             out = generate(messages, grammar=regex_for_command(raw[-1]["content"]) if constrained else None)
@@ -134,7 +133,7 @@ def evaluate(examples: Sequence[dict], generate: Callable[..., Any], cfg: Contro
             gen_error = str(exc)
         else:
             gen_error = None
-        result = None if text is None else resolve(text, cfg, raw[-1]["content"], t0, copy.deepcopy(history),
+        result = None if text is None else resolve(text, cfg, raw[-1]["content"], t0, history.copy(),
                                                    places)
         latencies.append(latency)
         new_tokens.append(n_new)

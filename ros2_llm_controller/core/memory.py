@@ -66,6 +66,14 @@ class PlanMemory:
         with self._lock:
             return self._remaining
 
+    def copy(self) -> "PlanMemory":
+        """An independent memory with the same turns (evaluation replays each example from its history)."""
+        with self._lock:
+            other = PlanMemory(self._turns.maxlen or 1)
+            other._turns.extend(self._turns)
+            other._count, other._remaining = self._count, self._remaining
+        return other
+
     def clear(self) -> None:
         with self._lock:
             self._turns.clear()
