@@ -52,14 +52,17 @@ def slots_for(normalised: str) -> Slots:
     """The slots of a normalised command (see ``normalise.normalise``)."""
     qs = quantities(normalised)
 
+    bare = _bare_numbers(normalised)
+
     def of(kind: str, default: str | None = None) -> list[str]:
         out = [q.text for q in qs if q.kind == kind]
         if default:
-            out += [f"{q.text} {default}" for q in qs if q.kind == "number"]
+            out += [f"{text} {default}" for text, kinds in bare if kind in kinds]
         return out
 
     angles = of("angle", DEFAULT_UNIT["angle"]) + list(NAMED_ANGLES)
-    counts = [q.text for q in qs if q.kind == "number" and q.value.is_integer() and 2 <= q.value <= MAX_COUNT]
+    counts = [text for text, kinds in bare if "count" in kinds and float(text).is_integer()
+              and 2 <= float(text) <= MAX_COUNT]
     words = [w for w in _WORD.findall(normalised)]
     content = [w for w in words if w not in _ARTICLES]
     places = {" ".join(content[i:i + n]) for n in range(1, MAX_PLACE_WORDS + 1) for i in range(len(content) - n + 1)}
@@ -75,6 +78,39 @@ def slots_for(normalised: str) -> Slots:
         linear_dirs=_dirs(wordset, (FORWARD_WORDS, BACKWARD_WORDS)),
         angular_dirs=_dirs(wordset, (LEFT_WORDS, RIGHT_WORDS)),
     )
+
+
+_BARE_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])")
+_ANGULAR_CONTEXT = frozenset(LEFT_WORDS + RIGHT_WORDS + ("turn", "rotate", "spin", "pivot", "swing", "yaw"))
+_LINEAR_CONTEXT = frozenset(FORWARD_WORDS + BACKWARD_WORDS + ("move", "drive", "go", "travel", "roll", "walk"))
+
+
+def _bare_numbers(normalised: str) -> list[tuple[str, frozenset[str]]]:
+    """Each number without a unit, and what it may stand for, judged by the words around it: "left 90" is
+    an angle, "forward 2" a length, "3 times" a count only; with no such word, a length, angle or time."""
+    words = [(m.start(), m.group()) for m in re.finditer(r"[a-z]+|\d+(?:\.\d+)?", normalised)]
+    out = []
+    for m in _BARE_NUMBER.finditer(normalised):
+        text = m.group(1)
+        if any(normalised.startswith(u, m.end() + 1) and not normalised[m.end() + 1 + len(u):][:1].isalpha()
+               for u in ("m", "s", "deg")) and normalised[m.end():m.end() + 1] == " ":
+            continue  # quantities() has it with its unit already
+        i = next(k for k, (pos, _) in enumerate(words) if pos == m.start())
+        before = words[i - 1][1] if i > 0 else ""
+        after = [w for _, w in words[i + 1:i + 3]]
+        if after[:1] in (["times"], ["time"]) or after == ["more", "times"]:
+            out.append((text, frozenset({"count"})))
+            continue
+        # The word before decides ("left 90, forward 1 m"); failing that, the word after ("90 left").
+        near = before if before in _ANGULAR_CONTEXT | _LINEAR_CONTEXT else (after[0] if after else "")
+        if near in _ANGULAR_CONTEXT:
+            kinds = {"angle"}
+        elif near in _LINEAR_CONTEXT:
+            kinds = {"length"}
+        else:
+            kinds = {"length", "angle", "time"}
+        out.append((text, frozenset(kinds | {"count"})))
+    return out
 
 
 def _unique(items) -> tuple[str, ...]:

@@ -162,11 +162,14 @@ class HFGenerator:
     # ---- generation ----
 
     def generate(self, messages: Sequence[Mapping[str, str]], cancel: threading.Event | None = None,
-                 max_new_tokens: int | None = None, grammar: str | None = None) -> GenerationResult:
+                 max_new_tokens: int | None = None, grammar: str | None = None,
+                 alternatives: Sequence[str] | None = None) -> GenerationResult:
         """The next assistant turn for ``messages``; raises GenerationCancelled when ``cancel`` is set.
 
         ``grammar``: a regex the answer must match (``core.grammar``); every token outside it is
         masked (llguidance), and tokens the grammar forces are fed in one forward pass.
+        ``alternatives``: a closed set of whole answers re-ranked by likelihood when the greedy answer
+        is one of them (see ``_most_likely``).
         """
         import torch
 
@@ -193,7 +196,36 @@ class HFGenerator:
             except Exception as exc:  # OOM, device errors, shape errors from a broken model
                 raise GenerationError(f"generation failed: {type(exc).__name__}: {_short(exc)}") from exc
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+        if alternatives and text in alternatives:
+            text = self._most_likely(ids, user_start, alternatives, cancel)
         return GenerationResult(text, len(new_ids), time.monotonic() - t0, first_token_s, forced)
+
+    def _most_likely(self, ids: list[int], user_start: int, alternatives: Sequence[str], cancel) -> str:
+        """The most likely of ``alternatives`` as whole answers (sum of token log-probabilities).
+
+        Greedy decoding decides on the first token: when "query" is split between four queries and
+        "reply" goes to one reply, "reply unclear" can win although "query obstacles" is the likelier
+        answer. For a greedy answer inside a small closed set (queries and replies: none moves the
+        robot), the whole set is scored instead.
+        """
+        import torch
+
+        with self._lock, torch.inference_mode():
+            cache, start = self._cache_for(ids, user_start)
+            out = self.model(input_ids=torch.tensor([ids[start:]], device=self.device), past_key_values=cache,
+                             use_cache=True, logits_to_keep=1)
+            first = out.logits[0, -1].float().log_softmax(-1)
+            best, best_lp = None, float("-inf")
+            for alt in alternatives:
+                _check_cancel(cancel)
+                toks = self.tokenizer.encode(alt, add_special_tokens=False) + [self._eot_id]
+                step = self.model(input_ids=torch.tensor([toks[:-1]], device=self.device),
+                                  past_key_values=copy.deepcopy(out.past_key_values), use_cache=False)
+                logp = step.logits[0].float().log_softmax(-1)
+                total = first[toks[0]].item() + sum(logp[i, t].item() for i, t in enumerate(toks[1:]))
+                if total > best_lp:
+                    best, best_lp = alt, total
+        return best
 
     def encode_prompt(self, messages: Sequence[Mapping[str, str]]) -> tuple[list[int], int]:
         """Prompt token ids (user text as plain text, as in training) and where the last user turn starts."""

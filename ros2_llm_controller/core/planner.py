@@ -18,7 +18,7 @@ from .actions import STOP, Action, ParseError, reject
 from .config import ControllerConfig
 from .generation import GenerationCancelled, GenerationError, Generator, PromptTooLong
 from .grammar import regex_for_command
-from .language import Memory, Reason
+from .language import Memory, Query, Reason
 from .limits import apply_limits
 from .memory import PlanMemory
 from .normalise import has_non_finite, normalise
@@ -113,6 +113,9 @@ def precheck(command: str, config: ControllerConfig) -> PlanResult | None:
         return PlanResult.failure(ResultKind.REJECTED, command[:200], msg)
     return None
 
+
+# The answers that never move the robot and are re-ranked as whole answers (HFGenerator._most_likely).
+NO_MOTION_ANSWERS = tuple(f"query {q.value}" for q in Query) + tuple(f"reply {r.value}" for r in Reason)
 
 # A requested motion beyond this many times what one motion may take at the speed limits is absurd
 # ("drive 1e9 meters"): refused, not clamped to a 30 s drive in the right direction.
@@ -215,6 +218,16 @@ def resolve(text: str, config: ControllerConfig, command: str = "", t0: float | 
                       refers_to=refers_to)
 
 
+def _default_places(config: ControllerConfig) -> Places | None:
+    from .config import load_places
+    from .places import PlacesError
+
+    try:
+        return load_places(config)
+    except PlacesError:
+        return None  # "go to" then gets "No places are configured"; the node reports a bad file at start-up
+
+
 def split_stop(command: str) -> tuple[bool, bool]:
     """(has a stop word, is only a stop): "stop" and "halt now!" are only a stop; "back up 2 m and
     stop" has one but asks for more, so the node stops at once and then plans the rest."""
@@ -235,7 +248,8 @@ class Planner:
                  places: Places | None = None, memory: PlanMemory | None = None):
         self.generator = generator
         self.config = config or ControllerConfig()
-        self.places = places
+        # Places: the given ones, else those of config.places_file (the package's own by default).
+        self.places = places if places is not None else _default_places(self.config)
         self.memory = memory if memory is not None else PlanMemory()
 
     def finish(self, command: str, text: str, t0: float) -> PlanResult:
@@ -259,8 +273,9 @@ class Planner:
             return PlanResult.failure(ResultKind.REJECTED, command, "the command gives a non-finite number (NaN, "
                                       "infinity or an exponent): not a motion", latency_s=time.monotonic() - t0)
         grammar = regex_for_command(command) if self.config.constrained_decoding else None
+        extra = {"alternatives": NO_MOTION_ANSWERS} if grammar and hasattr(self.generator, "_most_likely") else {}
         try:
-            out = self.generator.generate(self.messages(normalised), cancel=cancel, grammar=grammar)
+            out = self.generator.generate(self.messages(normalised), cancel=cancel, grammar=grammar, **extra)
         except GenerationCancelled:
             raise
         except PromptTooLong as exc:
