@@ -36,6 +36,7 @@ def test_answers_that_copy_the_command_are_accepted(command, answer):
 @pytest.mark.parametrize("command, answer, why", [
     ("go forward at 1 m/s for 10 s", "move forward 1 m", "quantity '1 m'"),  # a speed is not a distance
     ("go forward three hundred millimetres", "move forward 30 mm", "quantity '30 mm'"),  # no invented numbers
+    ("go forward 30 cm", "move forward 30 m", "quantity '30 m'"),  # a number with a unit keeps it
     ("head straight on for 10 metres", "move back 10 m", "direction 'back'"),
     ("rotate 90 degrees clockwise", "turn left 90 deg", "direction 'left'"),
     ("go forward 2 m", "reply I cannot do that", "not in the action grammar"),  # free text replies are not offered

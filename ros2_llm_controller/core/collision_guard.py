@@ -44,6 +44,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .units import wrap_deg
+
 STALE_POLICIES = ("refuse", "allow")
 _CLOSER_TOL_M = 1e-9  # "closer" for a point already inside the margin: ignore float noise below this
 
@@ -284,7 +286,7 @@ class CollisionGuard:
         x, y = float(pts[i, 0]), float(pts[i, 1])
         reason = GuardReason.STOPPED if scale == 0.0 else GuardReason.SLOWED
         return GuardResult(reason, v * scale, w * scale, scale, obstacle_distance_m=math.hypot(x, y),
-                           obstacle_bearing_deg=_wrap_deg(math.degrees(math.atan2(y, x))),
+                           obstacle_bearing_deg=wrap_deg(math.degrees(math.atan2(y, x))),
                            obstacle_clearance_m=float(d0[i, 0]), time_to_contact_s=k * dt)
 
 
@@ -311,12 +313,3 @@ def _polygon_signed_distance(poly: np.ndarray, x: np.ndarray, y: np.ndarray) -> 
             inside ^= crosses
     dist = np.sqrt(dist2)
     return np.where(inside, -dist, dist)
-
-
-def _wrap_deg(angle_deg: float) -> float:
-    a = math.fmod(angle_deg, 360.0)
-    if a <= -180.0:
-        a += 360.0
-    elif a > 180.0:
-        a -= 360.0
-    return a

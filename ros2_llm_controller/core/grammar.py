@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from .language import (ANGULAR_SIGN, BACKWARD_WORDS, DEFAULT_UNIT, FORWARD_WORDS, LEFT_WORDS, LINEAR_SIGN,
                        MAX_COUNT, MAX_PLACE_WORDS, NAMED_ANGLES, RIGHT_WORDS, Query, Reason)
-from .normalise import normalise, quantities
+from .normalise import BARE_NUMBER, normalise, quantities
 
 _ARTICLES = frozenset({"the", "a", "an"})
 _WORD = re.compile(r"[a-z0-9']+")
@@ -80,7 +80,6 @@ def slots_for(normalised: str) -> Slots:
     )
 
 
-_BARE_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])")
 _ANGULAR_CONTEXT = frozenset(LEFT_WORDS + RIGHT_WORDS + ("turn", "rotate", "spin", "pivot", "swing", "yaw"))
 _LINEAR_CONTEXT = frozenset(FORWARD_WORDS + BACKWARD_WORDS + ("move", "drive", "go", "travel", "roll", "walk"))
 
@@ -90,11 +89,8 @@ def _bare_numbers(normalised: str) -> list[tuple[str, frozenset[str]]]:
     an angle, "forward 2" a length, "3 times" a count only; with no such word, a length, angle or time."""
     words = [(m.start(), m.group()) for m in re.finditer(r"[a-z]+|\d+(?:\.\d+)?", normalised)]
     out = []
-    for m in _BARE_NUMBER.finditer(normalised):
-        text = m.group(1)
-        if any(normalised.startswith(u, m.end() + 1) and not normalised[m.end() + 1 + len(u):][:1].isalpha()
-               for u in ("m", "s", "deg")) and normalised[m.end():m.end() + 1] == " ":
-            continue  # quantities() has it with its unit already
+    for m in BARE_NUMBER.finditer(normalised):  # numbers the normaliser left without a unit
+        text = m.group("num")
         i = next(k for k, (pos, _) in enumerate(words) if pos == m.start())
         before = words[i - 1][1] if i > 0 else ""
         after = [w for _, w in words[i + 1:i + 3]]

@@ -33,6 +33,8 @@ _PREFIX_CACHE_SLOTS = 4  # system prompts whose prefix cache is kept (one in nor
 class HFGenerator:
     """A causal LM from a local folder or Hugging Face id, optionally with a PEFT LoRA adapter."""
 
+    scores_alternatives = True  # generate() takes ``alternatives`` (a server backend cannot score them)
+
     def __init__(self, model: str, adapter: str | None = None, chat_template: str = "auto", device: str = "auto",
                  dtype: str = "auto", max_new_tokens: int = 32, merge_adapter: bool = True, do_sample: bool = False,
                  temperature: float = 0.7, reuse_prefix_cache: bool = True, system_prompt: str | None = None,

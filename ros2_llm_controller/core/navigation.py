@@ -27,17 +27,10 @@ import numpy as np
 
 from .collision_guard import CollisionGuard, Footprint, ScanData
 from .places import Place
+from .units import wrap_angle
 
 FRAME_ID = "odom"
 Pose = tuple[float, float, float]  # x, y, yaw (rad)
-
-
-def wrap_angle(angle: float) -> float:
-    """``angle`` in (-pi, pi]."""
-    a = math.fmod(angle + math.pi, 2 * math.pi)
-    if a <= 0:
-        a += 2 * math.pi
-    return a - math.pi
 
 
 @dataclass(frozen=True)

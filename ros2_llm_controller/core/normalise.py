@@ -317,13 +317,13 @@ class Quantity:
         return UNIT_KIND.get(self.unit, "number")
 
 
-_BARE = re.compile(rf"(?<![\w.])(?P<num>{_NUM})(?![\w.]| ?(?:{_CANON_UNITS})(?![\w/]))")
+BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>{_NUM})(?![\w.]| ?(?:{_CANON_UNITS})(?![\w/]))")
 
 
 def quantities(normalised: str) -> list[Quantity]:
     """Every number+unit of a normalised command, then every bare number, in order of appearance."""
     out = [Quantity(m.group(0), float(m.group("num")), m.group("unit")) for m in _ALREADY_CANON.finditer(normalised)]
-    out += [Quantity(m.group("num"), float(m.group("num")), "") for m in _BARE.finditer(normalised)]
+    out += [Quantity(m.group("num"), float(m.group("num")), "") for m in BARE_NUMBER.finditer(normalised)]
     return out
 
 

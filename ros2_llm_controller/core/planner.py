@@ -273,7 +273,8 @@ class Planner:
             return PlanResult.failure(ResultKind.REJECTED, command, "the command gives a non-finite number (NaN, "
                                       "infinity or an exponent): not a motion", latency_s=time.monotonic() - t0)
         grammar = regex_for_command(command) if self.config.constrained_decoding else None
-        extra = {"alternatives": NO_MOTION_ANSWERS} if grammar and hasattr(self.generator, "_most_likely") else {}
+        extra = {"alternatives": NO_MOTION_ANSWERS} if grammar and getattr(self.generator, "scores_alternatives",
+                                                                            False) else {}
         try:
             out = self.generator.generate(self.messages(normalised), cancel=cancel, grammar=grammar, **extra)
         except GenerationCancelled:

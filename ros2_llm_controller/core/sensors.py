@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from .units import wrap_deg
+
 
 def _known(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
@@ -40,15 +42,6 @@ class Obstacle:
     bearing_deg: float  # bearing of that return, 0 = ahead, + = left, in (-180, 180]
     width_deg: float  # angular extent of the cluster
     returns: int
-
-
-def _wrap_deg(angle_deg: float) -> float:
-    a = math.fmod(angle_deg, 360.0)
-    if a <= -180.0:
-        a += 360.0
-    elif a > 180.0:
-        a -= 360.0
-    return a
 
 
 def find_obstacles(ranges: Sequence[float], angle_min: float, angle_increment: float, range_min: float,
@@ -82,7 +75,7 @@ def find_obstacles(ranges: Sequence[float], angle_min: float, angle_increment: f
     for c in clusters:
         nearest = min(c, key=lambda i: hits[i])
         out.append(Obstacle(distance_m=hits[nearest],
-                            bearing_deg=_wrap_deg(math.degrees(angle_min + nearest * angle_increment)),
+                            bearing_deg=wrap_deg(math.degrees(angle_min + nearest * angle_increment)),
                             width_deg=abs(math.degrees(angle_increment)) * len(c), returns=len(c)))
     return sorted(out, key=lambda o: o.distance_m)
 
@@ -111,7 +104,7 @@ def describe_obstacles(ranges: Sequence[float], angle_min: float, angle_incremen
     if not valid:
         return f"No obstacles within {obstacle_range_m:g} m (no valid returns in the scan)."
     r, i = min(valid)
-    bearing = _wrap_deg(math.degrees(angle_min + i * angle_increment))
+    bearing = wrap_deg(math.degrees(angle_min + i * angle_increment))
     return f"No obstacles within {obstacle_range_m:g} m; nearest return {r:.2f} m at {_bearing_text(bearing)}."
 
 
@@ -132,7 +125,7 @@ def describe_position(x: float, y: float, yaw_rad: float, nearest: tuple[str, fl
                       age_s: float | None = None) -> str:
     """Answer to "query position" from odometry: "I am at x=1.20 m, y=-0.50 m, heading 90°; nearest
     place: kitchen, 1.2 m." (heading: REP 103, 0 along +x, counter-clockwise positive)."""
-    text = f"I am at x={x:.2f} m, y={y:.2f} m, heading {_wrap_deg(math.degrees(yaw_rad)):.0f}°"
+    text = f"I am at x={x:.2f} m, y={y:.2f} m, heading {wrap_deg(math.degrees(yaw_rad)):.0f}°"
     if nearest is not None:
         text += f"; nearest place: {nearest[0]}, {nearest[1]:.1f} m"
     if age_s is not None and age_s > 1.0:

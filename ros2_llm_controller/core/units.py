@@ -51,6 +51,24 @@ def parse_number(text: str) -> float:
     return float(s)
 
 
+def wrap_angle(angle: float) -> float:
+    """``angle`` (radians) in (-pi, pi]."""
+    a = math.fmod(angle + math.pi, 2 * math.pi)
+    if a <= 0:
+        a += 2 * math.pi
+    return a - math.pi
+
+
+def wrap_deg(angle_deg: float) -> float:
+    """``angle_deg`` (degrees) in (-180, 180]."""
+    a = math.fmod(angle_deg, 360.0)
+    if a <= -180.0:
+        a += 360.0
+    elif a > 180.0:
+        a -= 360.0
+    return a
+
+
 def unit_alternatives(table: dict[str, float]) -> str:
     """A regex alternation of a unit table, longest first so "mm" wins over "m"."""
     return "|".join(re.escape(u) for u in sorted(table, key=len, reverse=True))

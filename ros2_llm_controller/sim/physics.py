@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from ..core.units import wrap_angle
+
 
 @dataclass(frozen=True)
 class Circle:
@@ -92,7 +94,7 @@ class DiffDriveSim:
     _cmd_t: float | None = None
 
     def reset(self, t_s: float, x: float = 0.0, y: float = 0.0, yaw: float = 0.0, battery: float = 0.9) -> None:
-        self.state = RobotState(x, y, _wrap(yaw), yaw, battery=battery, t_s=t_s)
+        self.state = RobotState(x, y, wrap_angle(yaw), yaw, battery=battery, t_s=t_s)
         self._cmd, self._cmd_t = (0.0, 0.0), None
 
     def command(self, linear_x: float, angular_z: float, t_s: float) -> None:
@@ -128,7 +130,7 @@ class DiffDriveSim:
             s.x += v / w * (math.sin(yaw1) - math.sin(yaw0))
             s.y -= v / w * (math.cos(yaw1) - math.cos(yaw0))
         s.yaw_unwrapped = yaw0 + w * dt
-        s.yaw = _wrap(s.yaw_unwrapped)
+        s.yaw = wrap_angle(s.yaw_unwrapped)
         s.distance_m += abs(v) * dt
 
     def _drain(self, v: float, w: float, moving_dt: float, dt: float) -> None:
@@ -144,13 +146,6 @@ class DiffDriveSim:
         inc = 2 * math.pi / beams
         s = self.state
         return -math.pi, inc, [world.ray(s.x, s.y, s.yaw - math.pi + i * inc, range_max) for i in range(beams)]
-
-
-def _wrap(angle: float) -> float:
-    a = math.fmod(angle + math.pi, 2 * math.pi)
-    if a <= 0:
-        a += 2 * math.pi
-    return a - math.pi
 
 
 def yaw_to_quaternion(yaw: float) -> tuple[float, float, float, float]:
