@@ -586,6 +586,8 @@ class LlmControllerNode(Node):
             if job is not None and job.cancel.is_set():
                 self._publish_status("cancelled", command=job.command, error="superseded before it was applied")
                 return
+            if job is not None:
+                job.delivered = True
             if action.type in ("move", "wait", "goto"):
                 steps, reply = self._plan_steps(result)
             if steps:  # a plan: it replaces the current one

@@ -18,6 +18,9 @@ class Job:
     command: str
     seq: int
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Set by ``run`` once the job's outcome is delivered: a 2 ms motion can finish while its job is still
+    # returning, and must not leave the robot "generating".
+    delivered: bool = False
 
 
 class LatestCommandWorker:
@@ -65,7 +68,8 @@ class LatestCommandWorker:
     @property
     def busy(self) -> bool:
         with self._cond:
-            return self._running is not None or self._pending is not None
+            running = self._running is not None and not self._running.delivered
+            return running or self._pending is not None
 
     def close(self, timeout_s: float = 5.0) -> bool:
         """Cancel everything and stop the thread; False if a job did not finish in time."""

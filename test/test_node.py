@@ -726,6 +726,28 @@ def test_worker_setup_failure_is_reported_and_jobs_still_run():
     assert w.close(timeout_s=WAIT_S)
 
 
+def test_worker_is_not_busy_with_a_job_whose_outcome_is_delivered():
+    """A 2 ms motion can end while its job is still returning: the robot is then idle, not generating
+    (CI saw 'generating' once at 5 Hz)."""
+    from ros2_llm_controller.worker import LatestCommandWorker
+
+    delivered, release = threading.Event(), threading.Event()
+
+    def run(job):
+        job.delivered = True
+        delivered.set()
+        release.wait(WAIT_S)
+
+    w = LatestCommandWorker(run, lambda job, exc: None)
+    w.submit("a")
+    assert delivered.wait(WAIT_S)
+    assert not w.busy
+    w.submit("b")
+    assert w.busy  # a newer command is waiting
+    release.set()
+    assert w.close(timeout_s=WAIT_S)
+
+
 # ---- real Hugging Face generation (slow) ----
 
 def _hf_generator_or_skip():
