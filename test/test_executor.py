@@ -273,3 +273,14 @@ def test_recheck_limits_cuts_durations_and_refuses_speeds():
     ex.start(0.0, (0.0, 0.0, 0.0))
     assert ex.recheck_limits(SafetyLimits(0.2, 0.3, 30.0), 0.1) is None
     assert ex._nav.params.max_linear_mps == 0.2 and ex._nav.params.max_angular_rps == 0.3
+
+
+@pytest.mark.parametrize("words, name", [("study room", "office"), ("kitchen area", "kitchen"),
+                                         ("charge", "charging station"), ("chargin station", "charging station")])
+def test_place_words_people_use_resolve(words, name):
+    assert PLACES.resolve(words).name == name
+
+
+@pytest.mark.parametrize("words", ["dining room", "garage", "room", "bathroom area"])
+def test_unknown_place_words_stay_unknown(words):
+    assert PLACES.resolve(words) is None

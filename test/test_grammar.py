@@ -28,6 +28,8 @@ from ros2_llm_controller.core.parser import AnswerKind, parse_answer
     ("don't go forward", "reply negated"),
     ("what's your battery level?", "query battery"),
     ("wait 3 seconds then go forward", "wait 3 s; move forward"),
+    ("do a half circle to the right with a radius of 0.5 m", "circle right 0.5 m 0.5 rev"),
+    ("left 90. then forward 1 m", "turn left 90 deg; move forward 1 m"),  # a full stop after a bare number
 ])
 def test_answers_that_copy_the_command_are_accepted(command, answer):
     assert check_answer(command, answer) is None

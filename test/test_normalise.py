@@ -47,6 +47,21 @@ from ros2_llm_controller.core.normalise import format_number, has_non_finite, no
     ("the second step first", "the second step first"),  # ordinals are no quantities
     ("no one moves", "no one moves"),
     ("go there now", "go there now"),  # "there" is not repaired into "three"
+    ("zero point one meters per second", "0.1 m/s"),
+    ("at point seven meters per second", "at 0.7 m/s"),
+    ("at this point one more", "at this point one more"),
+    ("3 rotations per minute", "3 rpm"),
+    ("turn 3pi/2 rad", "turn 4.712389 rad"),
+    ("a foot and a half", "1.5 ft"),
+    ("one full rotation", "1 rev"),
+    ("three-quarter turn right", "0.75 rev right"),
+    ("turnleft30degrees", "turn left 30 deg"),
+    ("mvoe bakcwards 1 m", "move backward 1 m"),
+    ("quarter circle right, radius 3 ft", "0.25 rev right, radius 3 ft"),
+    ("semicircle left", "0.5 rev left"),
+    ("plz trun rite 90", "plz turn right 90"),
+    ("turn on the light", "turn on the light"),  # no substitution on short words: "light" stays
+    ("burn the toast", "burn the toast"),
 ])
 def test_normalise(text, expected):
     assert normalise(text) == expected

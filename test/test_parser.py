@@ -84,6 +84,24 @@ def test_arc_slows_down_when_the_turn_needs_longer():
     assert a.linear_x * a.duration_s == pytest.approx(-0.5) and a.angular_z < 0
 
 
+@pytest.mark.parametrize("text, dist, ang", [
+    ("circle left", 2 * math.pi, 2 * math.pi),  # default radius 1 m, a full circle
+    ("circle right 2 m", 4 * math.pi, -2 * math.pi),
+    ("circle right 0.5 m 0.5 rev", 0.5 * math.pi, -math.pi),  # a half circle of radius 0.5 m
+    ("circle left 2 m 90 deg", math.pi, math.pi / 2),
+    ("circle left 180 deg", math.pi, math.pi),  # a sweep alone: the default radius
+])
+def test_circles_full_and_partial(text, dist, ang):
+    a = parse_action(text)
+    assert a.distance_m == pytest.approx(dist) and a.angle_rad == pytest.approx(ang)
+
+
+@pytest.mark.parametrize("text", ["circle left 1 m 2 m", "circle left 90 deg 180 deg", "circle left 1 m 0 deg"])
+def test_circle_with_two_radii_or_two_sweeps_or_no_sweep_is_an_error(text):
+    with pytest.raises(ParseError):
+        parse_action(text)
+
+
 def test_defaults_drive_the_arithmetic():
     d = MotionDefaults(linear_mps=0.25, angular_rps=1.0)
     assert parse_action("move forward 1 m", d).duration_s == pytest.approx(4.0)

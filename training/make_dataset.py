@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.make_dataset", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("data/robot"),
                     help="output folder (default data/robot); with --perturb, the output file")
-    ap.add_argument("--train", type=int, default=8000, help="training examples")
+    ap.add_argument("--train", type=int, default=9600, help="training examples")
     ap.add_argument("--validation", type=int, default=400, help="validation examples")
     ap.add_argument("--test", type=int, default=800, help="test examples (held-out phrasings, operators, values)")
     ap.add_argument("--seed", type=int, default=1234)

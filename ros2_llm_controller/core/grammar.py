@@ -148,7 +148,7 @@ def answer_regex(slots: Slots) -> str:
     bases = [
         f"move {ldir}{_amount(length, time, lspeed)}",
         f"turn {adir}{_amount(angle, time, aspeed)}",
-        f"circle {adir}{_opt(' ', length)}",
+        f"circle {adir}{_opt(' ', length)}{_opt(' ', angle)}",
     ]
     if length:
         bases += [f"arc {ldir} {length} {adir} {angle}", f"square {length}{_opt(' ', adir)}"]

@@ -10,7 +10,7 @@ and restates it as one line. It copies quantities; code does the arithmetic::
     base    := "move " LDIR [" " LENGTH | " for " TIME] [" at " LSPEED]
              | "turn " ADIR [" " ANGLE | " for " TIME] [" at " ASPEED]
              | "arc " LDIR " " LENGTH " " ADIR " " ANGLE
-             | "circle " ADIR [" " LENGTH]            (radius; default 1 m)
+             | "circle " ADIR [" " LENGTH] [" " ANGLE] (radius, default 1 m; sweep, default a full circle)
              | "square " LENGTH [" " ADIR]            (side; 4 x move + turn 90, default left)
              | "go to " PLACE                         (words copied from the command)
              | "wait " TIME
@@ -28,6 +28,7 @@ Examples (normalised command -> answer)::
     drive forward for 3 s at 0.7 m/s               move forward for 3 s at 0.7 m/s
     go forward 1 m then turn left 90 deg           move forward 1 m; turn left 90 deg
     do a 1 m square                                square 1 m
+    do 0.5 rev to the right with radius 2 m        circle right 2 m 0.5 rev  (a half circle)
     spin around 2 times                            turn left 360 deg x2
     navigate to the charging station               go to charging station
     do that again                                  again

@@ -57,7 +57,8 @@ _add("km/h", "km/h", "kmh", "kph", "km per hour", "kms per hour", "kilometer per
      "kilometre per hour", "kilometres per hour", "kilometers an hour", "kilometres an hour", "km an hour")
 _add("mph", "mph", "mi/h", "miles/h", "mile/h", "miles per hour", "mile per hour", "miles an hour")
 _add("km/h", "kilometers/h", "kilometres/h", "kilometer/h", "kilometre/h", "kms/h")
-_add("rpm", "rpm", "revolutions per minute", "revolution per minute", "rotations per minute", "turns per minute")
+_add("rpm", "rpm", "revolutions per minute", "revolution per minute", "rotations per minute", "turns per minute",
+     "rotations/min", "rotation/min", "revolutions/min", "revolution/min", "revs/min", "rev/min", "turns/min")
 _add("m", "m", "meter", "meters", "metre", "metres", "mtr", "mtrs", "mts")
 _add("cm", "cm", "cms", "centimeter", "centimeters", "centimetre", "centimetres", "centi meters")
 _add("mm", "mm", "millimeter", "millimeters", "millimetre", "millimetres")
@@ -101,6 +102,11 @@ _FUZZY_WORDS = ("forward", "backward", "clockwise", "counterclockwise", "rotate"
                 "millimetres", "radians", "battery", "obstacles", "kitchen", "charging", "station",
                 "bedroom", "office", "living", "second", "minute", "minutes", "degree", "meter", "metre",
                 "centimeter", "centimetre", "radian")
+# Short control words: only an adjacent swap is repaired ("mvoe", "trun", "rigth"); one substitution
+# would turn real words into commands ("light" -> "right", "burn" -> "turn").
+_SWAPPED_WORDS = ("move", "turn", "left", "right", "back", "spin", "drive", "forwards", "backwards", "around", "ahead")
+# Phone spellings of direction words that no edit rule can reach safely.
+_SPELLINGS = {"rite": "right", "rght": "right", "riht": "right", "lft": "left", "fwrd": "forward", "bck": "back"}
 _KEEP_WORDS = frozenset({"forwards", "backwards", "rotated", "rotates", "reversed", "reverses", "offices", "stations",
                          "rotator", "foreword", "heading", "straighten", "seconded", "meters", "metres", "degrees",
                          "minuets", "meteor", "letter", "better", "setter", "deeper", "defer"})
@@ -111,6 +117,10 @@ _WORD_FRACTIONS = {"half": 0.5, "quarter": 0.25, "third": 1 / 3, "fifth": 0.2, "
 _WORD_FRACTIONS_PLURAL = {"halves": 0.5, "quarters": 0.25, "thirds": 1 / 3, "fifths": 0.2, "eighths": 0.125,
                           "tenths": 0.1}
 _NUM = r"\d+(?:\.\d+)?"
+_DIGIT_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+_DIGIT_WORDS["oh"] = "0"
+_DIGIT_ALT = "|".join(list(_DIGIT_WORDS) + [r"\d"])
+_SPOKEN_DECIMAL = re.compile(rf"\b({_DIGIT_ALT}|\d+) point ((?:(?:{_DIGIT_ALT})\b ?)+)")
 _ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 _ORDINALS = re.compile(r"\b(?:" + "|".join(_ORDINAL_WORDS) + r")\b")
 # "per second" after a unit word: "30 centimeters per second" -> "30 centimeters/s".
@@ -194,12 +204,22 @@ def _numbers(text: str) -> str:
     text = re.sub(rf"(?<!half )(?<!of )\ban?\s+({_UNIT_WORDS_ALONE})(?![\w/])", r"1 \1", text)
     text = re.sub(rf"\bone\s+({_UNIT_WORDS_ALONE})(?![\w/])", r"1 \1", text)  # "a meter" -> "1 meter"
     text = re.sub(r"\bone (m|s|h|min|rev)\b", r"1 \1", text)  # "one m" (but "one in three" stays)
+    text = re.sub(r"\bone (?:full |whole |complete )?(?:turn|rotation|revolution|circle|spin)\b", "1 rev", text)
+    text = re.sub(r"\bsemi-?circle\b", "0.5 rev", text)  # "a semicircle" as "a half circle"
     text = re.sub(r"\b(?:a|one) couple of\b|\ba couple\b", "2", text)
     text = re.sub(r"\btwice\b", "2 times", text)
     text = re.sub(r"\bthrice\b", "3 times", text)
     text = re.sub(r"\bdouble\b(?= (?:the|that|it)\b)", "2 times", text)
     # Scientific notation: "1e9" -> "1000000000" (absurd, but a number: the limits decide).
     text = re.sub(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+(?![\w.])", _plain_decimal, text)
+    text = re.sub(r"\b(?:three|3)[- ]quarters? (?:of an? )?(?:full )?(?:turn|rotation|revolution|circle)\b", "0.75 rev",
+                  text)  # "a three-quarter turn"
+    # Spoken decimals: "zero point one", "two point five", "oh point zero five" (text2num skips a leading zero).
+    text = _SPOKEN_DECIMAL.sub(lambda m: _DIGIT_WORDS.get(m.group(1), m.group(1)) + "." + "".join(
+        _DIGIT_WORDS.get(w, w) for w in m.group(2).split()), text)
+    # "point seven meters per second": a spoken decimal without its leading zero, before a unit.
+    text = re.sub(rf"(?<![\w.])point ((?:(?:{_DIGIT_ALT})\b ?)+)(?=\s*(?:{_UNIT_WORDS_ALONE}|m|s|in)\b)",
+                  lambda m: "0." + "".join(_DIGIT_WORDS.get(w, w) for w in m.group(1).split()) + " ", text)
     # text2num reads ordinals too ("the second time" -> "2nd"); they are no quantities: mask them.
     text = _ORDINALS.sub(lambda m: f"\x00{_ORDINAL_WORDS.index(m.group(0))}\x00", text)
     # "one" stays a word ("no one"); "one <unit>" and "one and a half" are handled here instead.
@@ -213,6 +233,8 @@ def _numbers(text: str) -> str:
     text = re.sub(rf"(?<![\w.])({_NUM}) and ({_NUM}) (quarters|thirds|eighths)\b",
                   lambda m: format_number(float(m.group(1)) + float(m.group(2)) * _WORD_FRACTIONS_PLURAL[m.group(3)]),
                   text)
+    text = re.sub(r"\b(\d+)[- ]quarters? (?:of an? )?(?:full )?(turn|rotation|revolution|circle)\b",
+                  lambda m: f"{format_number(int(m.group(1)) * 0.25)} rev", text)  # "three-quarter turn"
     # "three quarters of a", "a quarter of a", "half a", "half of a", "a half".
     text = re.sub(rf"(?<![\w.])({_NUM}) (quarters|thirds|fifths|eighths|tenths)(?: of)?(?: an?| one)?\b",
                   lambda m: format_number(float(m.group(1)) * _WORD_FRACTIONS_PLURAL[m.group(2)]), text)
@@ -222,8 +244,11 @@ def _numbers(text: str) -> str:
     text = re.sub(r"(?<![\w.])(\d+)\s*/\s*(\d+)(?![\w.])",
                   lambda m: format_number(int(m.group(1)) / int(m.group(2))) if int(m.group(2)) else m.group(0), text)
     # pi: "pi/2", "2 pi", "pi", "0.5 pi", "pi over 2".
-    text = re.sub(rf"(?:(?<![\w.])({_NUM})\s*\*?\s*)?\bpi\b(?:\s*(?:/|over)\s*({_NUM}))?",
+    text = re.sub(rf"(?:(?<![\w.])({_NUM})\s*\*?\s*)?(?<![a-z])pi\b(?:\s*(?:/|over)\s*({_NUM}))?",
                   lambda m: format_number(float(m.group(1) or 1) * math.pi / (float(m.group(2) or 1) or 1), 6), text)
+    # A part of a turn with no article left for the passes above: "quarter circle right", "half turn".
+    text = re.sub(r"(?<![\d.] )\b(?:(three)[- ])?(quarter|half) (circle|turn|rotation|revolution)\b",
+                  lambda m: f"{0.75 if m.group(1) else _WORD_FRACTIONS[m.group(2)]} rev", text)
     return text
 
 
@@ -237,8 +262,20 @@ def _repair(word: str, vocabulary) -> str | None:
     return best[0] if len(meanings) == 1 else None
 
 
+def _swap_repair(word: str) -> str | None:
+    for i in range(len(word) - 1):
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        if swapped != word and swapped in _SWAPPED_WORDS:
+            return swapped
+    return None
+
+
 def _repair_word(m: re.Match) -> str:
     w = m.group(0)
+    if w in _SPELLINGS:
+        return _SPELLINGS[w]
+    if 4 <= len(w) <= 9 and w not in _SWAPPED_WORDS and (swapped := _swap_repair(w)):
+        return swapped
     if len(w) < 5 or w in _KEEP_WORDS or w in _FUZZY_WORDS or w in _UNIT_SPELLINGS:
         return w
     return _repair(w, _FUZZY_WORDS) or w
@@ -280,9 +317,16 @@ def _units(text: str) -> str:
             return m.group(0)
         return f"{format_number(a * fa / fb + b)} {ub}"
 
+    # "a foot and a half" -> "1 ft and 0.5" above -> "1.5 ft".
+    text = re.sub(rf"(?<![\w.])({_NUM}) ({'|'.join(map(re.escape, sorted(CANONICAL_UNITS, key=len, reverse=True)))}) "
+                  rf"and 0\.5(?![\w.])", lambda m: f"{format_number(float(m.group(1)) + 0.5)} {m.group(2)}", text)
     lengths = "|".join(LENGTH_UNITS)
     text = re.sub(rf"(?<![\w.])({_NUM}) ({lengths})(?:,? and|,)? ({_NUM}) ({lengths})(?![\w/])", compound, text)
     return text
+
+
+_GLUED = re.compile(r"\b(turn|go|move|drive|rotate|spin|back|head|veer)(left|right|forward|forwards|backward|"
+                    r"backwards|back|around|ahead)(?=\d|\b)")
 
 
 def normalise(text: str) -> str:
@@ -290,6 +334,9 @@ def normalise(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"command must be text, got {type(text).__name__}")
     text = _fold_unicode(text)
+    # Missing spaces: "turnleft30degrees" -> "turn left 30 degrees".
+    text = _GLUED.sub(r"\1 \2", text)
+    text = re.sub(r"(?<=[a-z]{3})(?=\d)", " ", text)
     text = _directions(text)
     text = re.sub(r"[a-z]+", _repair_word, text)  # before the passes that look for exact words
     text = _rates(text)
@@ -317,7 +364,8 @@ class Quantity:
         return UNIT_KIND.get(self.unit, "number")
 
 
-BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>{_NUM})(?![\w.]| ?(?:{_CANON_UNITS})(?![\w/]))")
+# A full stop after a number ends a sentence ("left 90. then ..."); "2.5" is one number.
+BARE_NUMBER = re.compile(rf"(?<![\w.])(?P<num>{_NUM})(?!\w|\.\d| ?(?:{_CANON_UNITS})(?![\w/]))")
 
 
 def quantities(normalised: str) -> list[Quantity]:

@@ -83,7 +83,7 @@ _Q = r"[-+]?\d+(?:\.\d+)?(?: [a-z/]+)?"  # a normalised quantity: "2.5 m", "90 d
 _MOVE = re.compile(rf"^move (?P<dir>{_LDIR})(?: (?P<q>{_Q}))?(?: for (?P<t>{_Q}))?(?: at (?P<v>{_Q}))?$")
 _TURN = re.compile(rf"^turn (?P<dir>{_ADIR})(?: (?P<q>{_Q}))?(?: for (?P<t>{_Q}))?(?: at (?P<v>{_Q}))?$")
 _ARC = re.compile(rf"^arc (?P<ldir>{_LDIR}) (?P<d>{_Q}) (?P<adir>{_ADIR}) (?P<a>{_Q})$")
-_CIRCLE = re.compile(rf"^circle (?P<adir>{_ADIR})(?: (?P<r>{_Q}))?$")
+_CIRCLE = re.compile(rf"^circle (?P<adir>{_ADIR})(?: (?P<r>{_Q}))?(?: (?P<a>{_Q}))?$")
 _SQUARE = re.compile(rf"^square (?P<s>{_Q})(?: (?P<adir>{_ADIR}))?$")
 _GOTO = re.compile(r"^go to (?P<place>[a-z0-9' ]+)$")
 _WAIT = re.compile(rf"^wait (?P<t>{_Q})$")
@@ -224,8 +224,12 @@ def _step(text: str, d: MotionDefaults) -> list[Action]:
         angle = ANGULAR_SIGN[m.group("adir")] * _quantity(m.group("a"), "angle")[1]
         out = [_arc(dist, angle, d, text)]
     elif m := _CIRCLE.match(text):
-        radius = _positive(_quantity(m.group("r"), "length")[1], "radius", text) if m.group("r") else CIRCLE_RADIUS_M
-        out = [_arc(2 * math.pi * radius, ANGULAR_SIGN[m.group("adir")] * 2 * math.pi, d, text)]
+        parts = dict(_quantity(q, "length", "angle") for q in (m.group("r"), m.group("a")) if q)
+        if len(parts) < bool(m.group("r")) + bool(m.group("a")):
+            raise ParseError("a circle takes one radius and one sweep angle", text)
+        radius = _positive(parts.get("length", CIRCLE_RADIUS_M), "radius", text)
+        sweep = _positive(parts.get("angle", 2 * math.pi), "sweep angle", text)  # "circle left 1 m 180 deg": half
+        out = [_arc(radius * sweep, ANGULAR_SIGN[m.group("adir")] * sweep, d, text)]
     elif m := _SQUARE.match(text):
         side = _positive(_quantity(m.group("s"), "length")[1], "side", text)
         sign = ANGULAR_SIGN[m.group("adir") or "left"]

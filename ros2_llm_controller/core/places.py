@@ -36,6 +36,9 @@ class Place:
         return {"name": self.name, "x": self.x, "y": self.y, "yaw_rad": self.yaw_rad, "frame_id": self.frame_id}
 
 
+_GENERIC_SUFFIX = re.compile(r"\s+(?:room|area|zone|space|spot)$")
+
+
 def _clean(words: str) -> str:
     return " ".join(_FILLER.sub(" ", words.lower()).split())
 
@@ -115,7 +118,11 @@ class Places:
         if query in choices:
             return choices[query]
         best = process.extractOne(query, list(choices), scorer=fuzz.token_sort_ratio, score_cutoff=MATCH_THRESHOLD)
-        return choices[best[0]] if best else None
+        if best:
+            return choices[best[0]]
+        # "the study room", "the kitchen area": a known name with a generic noun after it.
+        bare = _GENERIC_SUFFIX.sub("", query)
+        return self.resolve(bare) if bare and bare != query else None
 
     def nearest(self, x: float, y: float) -> tuple[Place, float] | None:
         """The place closest to (x, y) and its distance; None when there are no places."""

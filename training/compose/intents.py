@@ -108,15 +108,18 @@ class Circle:
     adir: str
     radius: Qty | None = None
     times: int = 1
+    sweep: Qty | None = None  # part of a circle ("a half circle": 0.5 rev); None = a full circle
 
     def answer(self) -> str:
-        return f"circle {self.adir}" + (f" {self.radius.text}" if self.radius else "") + _x(self.times)
+        return (f"circle {self.adir}" + (f" {self.radius.text}" if self.radius else "")
+                + (f" {self.sweep.text}" if self.sweep else "") + _x(self.times))
 
     def meant(self) -> list[dict]:
         r = self.radius.si if self.radius else CIRCLE_RADIUS_M
+        sweep = self.sweep.si if self.sweep else 2 * math.pi
         sign = ANGULAR_SIGN[self.adir]
-        return [{"type": "move", "linear": 1, "angular": sign, "distance_m": 2 * math.pi * r,
-                 "angle_rad": sign * 2 * math.pi}] * self.times
+        return [{"type": "move", "linear": 1, "angular": sign, "distance_m": sweep * r,
+                 "angle_rad": sign * sweep}] * self.times
 
 
 @dataclass(frozen=True)

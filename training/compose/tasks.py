@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ros2_llm_controller.core.normalise import normalise, quantities
+from ros2_llm_controller.core.normalise import format_number, normalise, quantities
 
 from . import surface as S
 from .choice import Ctx
@@ -157,6 +157,21 @@ def circle(ctx: Ctx) -> Said:
     return Said([text], Circle(word, radius))
 
 
+def partial_circle(ctx: Ctx) -> Said:
+    frame = ctx.pick("frame.partial_circle", *S.PARTIAL_CIRCLE_FRAMES)
+    part = ctx.pick("circle.part", *S.CIRCLE_PARTS)
+    d, word = "", "left"
+    if ctx.chance(0.8):
+        phrase, word = S.pick_dir(ctx, "angular")
+        d = " " + phrase
+    radius = sample(ctx, "length", ("m", "cm", "ft")) if "{r}" in frame else None
+    text = frame.format(f=part, d=d, r=say(ctx, radius) if radius else "")
+    if part == "semi":
+        text = text.replace("semi circle", "semicircle").replace("a semicircle", "a semicircle")
+    sweep = next(Qty(q.value, q.unit) for q in quantities(normalise(text)) if q.kind == "angle")
+    return Said([text], Circle(word, radius, sweep=sweep))
+
+
 def square(ctx: Ctx) -> Said:
     frame = ctx.pick("frame.square", *S.SQUARE_FRAMES)
     side = sample(ctx, "length", ("m", "cm", "ft"))
@@ -201,7 +216,7 @@ def goto(ctx: Ctx, kind: str | None = None) -> Said:
 
 
 def single_step(ctx: Ctx, explicit: bool = False) -> Said:
-    kind = ctx.weighted("step", (("move", 5), ("turn", 4), ("named", 1), ("goto", 2), ("arc", 0.5),
+    kind = ctx.weighted("step", (("move", 5), ("turn", 4), ("named", 1.5 if explicit else 1), ("goto", 2), ("arc", 0.5),
                                  ("circle", 0.3), ("square", 0.3)))
     if kind == "move":
         return move(ctx, ctx.weighted("mode", (("dist", 6), ("time", 2), ("speed_dist", 2), ("speed_time", 2),
@@ -241,10 +256,32 @@ def plan_text(ctx: Ctx, parts: list[Said]) -> str:
     return text
 
 
-def plan_parts(ctx: Ctx, n: int) -> list[Said]:
+def terse_step(ctx: Ctx) -> Said:
+    """A step as people type it in a list: "forward 1 m", "left 90", "right" (no verb; an angle's
+    unit often left out, which the grammar reads as degrees after a direction word)."""
+    if ctx.chance(0.45):
+        phrase, word = S.pick_dir(ctx, "linear")
+        amount = sample(ctx, "length")
+        ctx.trace.append("terse=move")
+        return Said([phrase.removeprefix("in "), say(ctx, amount)], Move(word, amount))
+    phrase, word = S.pick_dir(ctx, "angular")
+    phrase = phrase.removeprefix("to the ")
+    if ctx.chance(0.2):
+        ctx.trace.append("terse=plain_turn")
+        return Said([phrase], Turn(word))
+    angle = sample(ctx, "angle", ("deg",))
+    bare = ctx.chance(0.6)
+    ctx.trace.append(f"terse=turn{'_bare' if bare else ''}")
+    return Said([phrase, format_number(angle.value) if bare else say(ctx, angle)], Turn(word, angle))
+
+
+def plan_parts(ctx: Ctx, n: int, times_ok: bool = True) -> list[Said]:
+    """``times_ok``: a step may say "N times" (not inside a plan that is itself repeated)."""
+    if ctx.chance(0.2):  # a terse list: "forward 1 m, left 90, forward 1 m"
+        return [terse_step(ctx) if ctx.chance(0.85) else single_step(ctx, explicit=True) for _ in range(n)]
     parts: list[Said] = []
     for i in range(n):
-        kind = ctx.weighted("plan.step", (("step", 8), ("wait", 1 if i else 0), ("times", 0.8)))
+        kind = ctx.weighted("plan.step", (("step", 8), ("wait", 1 if i else 0), ("times", 0.8 if times_ok else 0)))
         if kind == "wait":
             parts.append(wait(ctx))
             continue
@@ -283,19 +320,46 @@ def _step_task(task: str, make: Callable[[Ctx], Said]):
 
 
 def t_plan(ctx: Ctx) -> Candidate:
-    parts = plan_parts(ctx, ctx.weighted("n_steps", ((2, 45), (3, 30), (4, 15), (5, 10))))
+    parts = plan_parts(ctx, ctx.weighted("n_steps", ((2, 35), (3, 30), (4, 20), (5, 15))))
     return _finish(ctx, "plan", plan_text(ctx, parts), Plan(_steps(parts)), _keep(parts))
 
 
 def t_plan_repeat(ctx: Ctx) -> Candidate:
-    parts = plan_parts(ctx, ctx.weighted("n_steps", ((2, 70), (3, 30))))
-    parts = [p if p.step.times == 1 else Said([p.chunks[0]], p.step.__class__(**{**p.step.__dict__, "times": 1}))
-             for p in parts]
+    parts = plan_parts(ctx, ctx.weighted("n_steps", ((2, 70), (3, 30))), times_ok=False)
     n = ctx.weighted("n", ((2, 5), (3, 3), (4, 2)))
     frame = ctx.pick("frame.repeat", *S.PLAN_REPEAT)
     w = ctx.rng.choice(S.TIMES_WORDS.get(n, (f"{n} times",)))
     text = frame.format(p=plan_text(ctx, parts), n=n, w=w)
     return _finish(ctx, "plan_repeat", text, Plan(tuple(p.step for p in parts), n), _keep(parts), question_ok=False)
+
+
+def t_plan_twice(ctx: Ctx) -> Candidate:
+    parts = plan_parts(ctx, ctx.weighted("n_steps", ((1, 20), (2, 60), (3, 20))), times_ok=False)
+    text = ctx.pick("frame.twice", *S.PLAN_TWICE).format(p=plan_text(ctx, parts) if len(parts) > 1 else parts[0].text)
+    # The answer spells the steps out twice: "repeat 2" would write a count the command never typed.
+    return _finish(ctx, "plan_repeat", text, Plan(_steps(parts) * 2), _keep(parts), question_ok=False)
+
+
+def t_charge(ctx: Ctx) -> Candidate:
+    phrase, word = ctx.pick("charge", *S.CHARGE_FRAMES)
+    return _finish(ctx, "goto", phrase, Plan((GoTo(word),)), (word,))
+
+
+def t_offtask_motion(ctx: Ctx) -> Candidate:
+    verb, objects = ctx.pick("offtask.verb", *S.OFFTASK_VERBS)
+    text = ctx.pick("frame.offtask", *S.OFFTASK_FRAMES).format(v=verb, o=ctx.rng.choice(objects))
+    return _finish(ctx, "offtask", text, Fixed("reply offtask"), motion=False)
+
+
+def t_narrative(ctx: Ctx) -> Candidate:
+    frame = ctx.pick("narrative", *S.NARRATIVES)
+    text = frame.format(place=ctx.rng.choice(S.PLACES)[0], agent=ctx.pick("agent", *S.AGENTS))
+    return _finish(ctx, "offtask", text, Fixed("reply offtask"), motion=False)
+
+
+def t_later(ctx: Ctx) -> Candidate:
+    text, keep = _wrapped(ctx, S.LATER)
+    return _finish(ctx, "hypothetical", text, Fixed("reply hypothetical"), keep, motion=False)
 
 
 def t_step_times(ctx: Ctx) -> Candidate:
@@ -457,11 +521,14 @@ TASKS: dict[str, tuple[float, Callable[[Ctx], Candidate]]] = {
     "turn_angle": (6, _turn_task("angle")), "turn_time": (2.5, _turn_task("time")),
     "turn_rate_angle": (2.5, _turn_task("rate_angle")), "turn_rate_time": (3, _turn_task("rate_time")),
     "turn_plain": (2, _turn_task("plain")), "turn_named": (4, _step_task("turn_named", named_turn)),
-    "arc": (3, _step_task("arc", arc)), "circle": (2, _step_task("circle", circle)),
+    "arc": (5, _step_task("arc", arc)), "circle": (2, _step_task("circle", circle)),
+    "partial_circle": (1.5, _step_task("partial_circle", partial_circle)),
     "square": (2, _step_task("square", square)), "goto": (8, _goto_task(None)),
-    "goto_unknown": (2, _goto_task("unknown")), "plan": (16, t_plan), "plan_repeat": (3, t_plan_repeat),
+    "goto_unknown": (2, _goto_task("unknown")), "plan": (20, t_plan), "plan_repeat": (3, t_plan_repeat),
+    "plan_twice": (2, t_plan_twice), "charge": (1.5, t_charge), "offtask_motion": (4, t_offtask_motion),
+    "narrative": (2.5, t_narrative), "later": (1.5, t_later),
     "step_times": (3, t_step_times), "stop": (2.5, t_stop), "stop_inside": (4, t_stop_inside),
-    "query": (5, t_query), "memory": (6, t_memory), "negated": (5, t_negated), "hypothetical": (4, t_hypothetical),
+    "query": (9, t_query), "memory": (6, t_memory), "negated": (5, t_negated), "hypothetical": (4, t_hypothetical),
     "question": (3, t_question), "offtask": (5, t_reply("offtask", S.OFFTASK)),
     "greeting": (2, t_reply("greeting", S.GREETINGS)), "unclear": (3, t_unclear), "correction": (5, t_correction),
 }
