@@ -354,6 +354,24 @@ def test_grammar_makes_every_answer_match(tiny_model_dir):
                 parse_answer(out.text)
 
 
+def test_closed_set_scores_equal_full_forward_log_probabilities(sharp_dir):
+    """The batched re-ranking (decode's cache cropped back to the prompt, alternatives right-padded in
+    one pass) gives the same log P(answer) as a plain forward over prompt + answer, one at a time."""
+    gen = _cpu(sharp_dir, max_new_tokens=6)
+    alternatives = ["query battery", "query obstacles", "reply question", "stop", "reply unclear"]
+    for command in ("what is your battery level", "is the path clear?"):
+        ids, user_start = gen.encode_prompt(build_messages(command, DEFAULT_SYSTEM_PROMPT))
+        with torch.inference_mode():
+            _, _, _, state = gen._decode(ids, user_start, 6, None, 0.0, keep_prompt=True)
+            got = gen._alternative_logprobs(len(ids), state, alternatives, None)
+            for alt, score in zip(alternatives, got):
+                toks = gen.tokenizer.encode(alt, add_special_tokens=False) + [gen._eot_id]
+                logp = gen.model(input_ids=torch.tensor([ids + toks])).logits[0].float().log_softmax(-1)
+                want = sum(logp[len(ids) - 1 + j, t].item() for j, t in enumerate(toks))
+                assert score == pytest.approx(want, abs=1e-3), alt
+        assert len(set(round(x, 3) for x in got)) == len(got)  # the model tells them apart
+
+
 def test_device_and_dtype_choice():
     assert pick_device("auto") in ("cpu", "cuda", "mps")
     assert pick_device("cpu") == "cpu"

@@ -190,7 +190,8 @@ class HFGenerator:
             _check_cancel(cancel)
             try:
                 with torch.inference_mode():
-                    new_ids, first_token_s, forced = self._decode(ids, user_start, limit, cancel, t0, matcher)
+                    new_ids, first_token_s, forced, prompt_state = self._decode(
+                        ids, user_start, limit, cancel, t0, matcher, keep_prompt=bool(alternatives))
             except GenerationCancelled:
                 raise
             except GenerationError:
@@ -199,35 +200,44 @@ class HFGenerator:
                 raise GenerationError(f"generation failed: {type(exc).__name__}: {_short(exc)}") from exc
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
         if alternatives and text in alternatives:
-            text = self._most_likely(ids, user_start, alternatives, cancel)
+            text = self._most_likely(len(ids), prompt_state, alternatives, cancel)
         return GenerationResult(text, len(new_ids), time.monotonic() - t0, first_token_s, forced)
 
-    def _most_likely(self, ids: list[int], user_start: int, alternatives: Sequence[str], cancel) -> str:
+    def _most_likely(self, prompt_len: int, prompt_state, alternatives: Sequence[str], cancel) -> str:
         """The most likely of ``alternatives`` as whole answers (sum of token log-probabilities).
 
         Greedy decoding decides on the first token: when "query" is split between four queries and
         "reply" goes to one reply, "reply unclear" can win although "query obstacles" is the likelier
         answer. For a greedy answer inside a small closed set (queries and replies: none moves the
-        robot), the whole set is scored instead.
+        robot), the whole set is scored instead: the decode's own prompt cache and first-token
+        log-probabilities are reused, and all alternatives go through one batched forward pass.
         """
+        totals = self._alternative_logprobs(prompt_len, prompt_state, alternatives, cancel)
+        return alternatives[max(range(len(totals)), key=totals.__getitem__)]
+
+    def _alternative_logprobs(self, prompt_len: int, prompt_state, alternatives: Sequence[str], cancel) -> list[float]:
+        """log P(answer + end of turn | prompt) for each alternative."""
         import torch
 
-        with self._lock, torch.inference_mode():
-            cache, start = self._cache_for(ids, user_start)
-            out = self.model(input_ids=torch.tensor([ids[start:]], device=self.device), past_key_values=cache,
-                             use_cache=True, logits_to_keep=1)
-            first = out.logits[0, -1].float().log_softmax(-1)
-            best, best_lp = None, float("-inf")
-            for alt in alternatives:
-                _check_cancel(cancel)
-                toks = self.tokenizer.encode(alt, add_special_tokens=False) + [self._eot_id]
-                step = self.model(input_ids=torch.tensor([toks[:-1]], device=self.device),
-                                  past_key_values=copy.deepcopy(out.past_key_values), use_cache=False)
-                logp = step.logits[0].float().log_softmax(-1)
-                total = first[toks[0]].item() + sum(logp[i, t].item() for i, t in enumerate(toks[1:]))
-                if total > best_lp:
-                    best, best_lp = alt, total
-        return best
+        cache, first = prompt_state
+        seqs = [self.tokenizer.encode(alt, add_special_tokens=False) + [self._eot_id] for alt in alternatives]
+        totals = [first[s[0]].item() for s in seqs]
+        width = max(len(s) for s in seqs) - 1
+        if width > 0:
+            _check_cancel(cancel)
+            extra = cache.get_seq_length() - prompt_len
+            if extra > 0:
+                cache.crop(-extra)  # back to the prompt: drop what the greedy decode appended
+            cache.batch_repeat_interleave(len(seqs))
+            # Right padding: causal attention keeps the pads from touching the positions that are read.
+            feed = [s[:-1] + [self._eot_id] * (width - len(s) + 1) for s in seqs]
+            with self._lock, torch.inference_mode():
+                logits = self.model(input_ids=torch.tensor(feed, device=self.device), past_key_values=cache,
+                                    use_cache=True).logits
+            logp = logits.float().log_softmax(-1)
+            for i, s in enumerate(seqs):
+                totals[i] += sum(logp[i, j, t].item() for j, t in enumerate(s[1:]))
+        return totals
 
     def encode_prompt(self, messages: Sequence[Mapping[str, str]]) -> tuple[list[int], int]:
         """Prompt token ids (user text as plain text, as in training) and where the last user turn starts."""
@@ -258,9 +268,13 @@ class HFGenerator:
             raise GenerationError(f"invalid grammar: {matcher.get_error()}")
         return matcher
 
-    def _decode(self, ids: list[int], user_start: int, limit: int, cancel, t0: float, matcher=None):
+    def _decode(self, ids: list[int], user_start: int, limit: int, cancel, t0: float, matcher=None,
+                keep_prompt: bool = False):
         """Prefill (from the cached prefix, in cancellable chunks), then decode; with a matcher, mask
-        the logits and feed forced tokens together (jump-forward)."""
+        the logits and feed forced tokens together (jump-forward).
+
+        Returns (new ids, first-token time, forced tokens, prompt state); the prompt state, with
+        ``keep_prompt``, is (the cache, the first token's unmasked log-probabilities) for ``_most_likely``."""
         import torch
 
         cache, start = self._cache_for(ids, user_start)
@@ -276,7 +290,7 @@ class HFGenerator:
         feed = torch.tensor([rest], device=self.device)
         out_ids: list[int] = []
         first_token_s, forced = 0.0, 0
-        bitmask = None
+        bitmask, prompt_state = None, None
         if matcher is not None:
             import llguidance.torch as llt
 
@@ -290,6 +304,8 @@ class HFGenerator:
                 logits = logits[: self._ll_tokenizer.vocab_size].unsqueeze(0).float()
                 llt.apply_token_bitmask_inplace(logits, bitmask)
                 logits = logits[0]
+            if keep_prompt and prompt_state is None:
+                prompt_state = (cache, out.logits[0, -1].float().log_softmax(-1))
             next_id = self._pick(logits)
             if not out_ids:
                 first_token_s = time.monotonic() - t0
@@ -311,7 +327,7 @@ class HFGenerator:
                     if matcher.is_stopped():
                         break
             feed = torch.tensor([step], device=self.device)
-        return out_ids, first_token_s, forced
+        return out_ids, first_token_s, forced, prompt_state
 
     def _pick(self, logits) -> int:
         import torch
