@@ -216,7 +216,7 @@ class HFGenerator:
         return alternatives[max(range(len(totals)), key=totals.__getitem__)]
 
     def _alternative_logprobs(self, prompt_len: int, prompt_state, alternatives: Sequence[str], cancel) -> list[float]:
-        """log P(answer + end of turn | prompt) for each alternative."""
+        """The log-probability of each alternative, end of turn included, after the prompt."""
         import torch
 
         cache, first = prompt_state
