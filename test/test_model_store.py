@@ -240,3 +240,16 @@ def test_converted_embedded_model_folder():
     assert tok.pad_token not in (None, "<|im_end|>")
     assert len(tok.encode("<|im_end|>", add_special_tokens=False)) == 1
     assert (folder / "model.safetensors").stat().st_size > 400e6
+
+
+def test_merged_model_folder_follows_the_adapter_weights(tmp_path):
+    """A retrained adapter must not reuse the model merged from the previous one."""
+    from ros2_llm_controller.core.model_store import merged_model_dir
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, data in ((a, b"old"), (b, b"new")):
+        d.mkdir()
+        (d / "adapter_model.safetensors").write_bytes(data)
+    assert merged_model_dir(tmp_path, a) != merged_model_dir(tmp_path, b)
+    assert merged_model_dir(tmp_path, a) == merged_model_dir(tmp_path, a)
+    assert merged_model_dir(tmp_path, a).parent == tmp_path / "models"

@@ -17,6 +17,7 @@ Command line (the Makefile's ``prepare`` target calls the first)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -270,9 +271,17 @@ def _same_path(a: str | None, b: Path) -> bool:
         return False
 
 
-def merged_model_dir(cache: Path | None = None) -> Path:
-    """Where ``merge-adapter`` puts the embedded model with the shipped adapter merged (may not exist yet)."""
-    return Path(cache or cache_dir()) / "models" / MERGED_DIRNAME
+def merged_model_dir(cache: Path | None = None, adapter_dir: Path = SHIPPED_ADAPTER_DIR) -> Path:
+    """Where ``merge-adapter`` puts the embedded model with the shipped adapter merged (may not exist yet).
+
+    The folder is named after the adapter's weights (sha256), so a retrained adapter never reuses a
+    model merged from the previous one."""
+    weights = Path(adapter_dir) / "adapter_model.safetensors"
+    tag = ""
+    if weights.is_file():
+        with open(weights, "rb") as f:
+            tag = "-" + hashlib.file_digest(f, "sha256").hexdigest()[:12]
+    return Path(cache or cache_dir()) / "models" / f"{MERGED_DIRNAME}{tag}"
 
 
 def merge_adapter(out_dir: Path | None = None, model: str = EMBEDDED, adapter: str = "default") -> Path:
@@ -282,13 +291,13 @@ def merge_adapter(out_dir: Path | None = None, model: str = EMBEDDED, adapter: s
     as the node's in-process model does. Written once (the folder is reused when complete), atomically,
     under a lock; the tokenizer comes from the base model. Returns the folder.
     """
-    final = Path(out_dir) if out_dir else merged_model_dir()
-    if is_complete(final):
-        return final
-    base = resolve_model(model)
     lora = resolve_adapter(adapter, model)
     if lora is None:
         raise ModelStoreError(f"no adapter to merge for model {model!r} (adapter {adapter!r})")
+    final = Path(out_dir) if out_dir else merged_model_dir(adapter_dir=Path(lora))
+    if is_complete(final):
+        return final
+    base = resolve_model(model)
     final.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(final.parent / f".{final.name}.lock"):
         if is_complete(final):
@@ -346,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="prepare: convert the embedded model if needed and print its folder; info: print JSON; "
                     "merge-adapter: write the embedded model with the shipped adapter merged and print its folder")
     ap.add_argument("--out", type=Path, default=None, help="merge-adapter: output folder (default: "
-                    f"<cache>/models/{MERGED_DIRNAME})")
+                    f"<cache>/models/{MERGED_DIRNAME}-<adapter sha256>)")
     ap.add_argument("--cache", type=Path, default=None, help=f"cache folder (default: ${CACHE_ENV} or "
                     "~/.cache/ros2_llm_controller)")
     args = ap.parse_args(argv)
