@@ -16,7 +16,8 @@ from .parser import MotionDefaults
 from .torch_setup import DTYPES
 
 NODE_NAME = "llm_controller"
-BACKENDS = ("transformers", "openai")
+BACKENDS = ("transformers", "openai", "onnx")
+ONNX_PRECISIONS = ("fp32", "int8", "int4")
 STRUCTURED_MODES = ("auto", "vllm", "none")  # core.openai_generator (kept import-free here)
 # diff_drive_controller stops the wheels 0.5 s after the last cmd_vel. At 5 Hz a period is 0.2 s: one
 # lost or late message still leaves the next inside the timeout. At 2 Hz or less a stream would stop
@@ -65,9 +66,12 @@ PARAMS: tuple[ParamSpec, ...] = (
               choices=DTYPES, read_only=True),
     ParamSpec("merge_adapter", True, "Merge the LoRA weights into the base model at load (faster decoding)",
               read_only=True),
-    ParamSpec("backend", "transformers", "Where answers come from: 'transformers' (the model in this process) or "
-              "'openai' (an OpenAI-compatible server at base_url, shareable by a fleet: vLLM, transformers serve)",
-              choices=BACKENDS, read_only=True),
+    ParamSpec("backend", "transformers", "Where answers come from: 'transformers' (the model in this process), "
+              "'onnx' (the same model merged and exported, run by ONNX Runtime GenAI in this process: faster on a "
+              "CPU) or 'openai' (an OpenAI-compatible server at base_url, shareable by a fleet: vLLM, transformers "
+              "serve)", choices=BACKENDS, read_only=True),
+    ParamSpec("onnx_precision", "fp32", "backend onnx: weights of the export (fp32 is the reference; int8 and int4 "
+              "change answers and must be measured before use)", choices=ONNX_PRECISIONS, read_only=True),
     ParamSpec("base_url", "http://127.0.0.1:8000/v1", "backend openai: the server's API root", read_only=True),
     ParamSpec("api_model", "", "backend openai: model name to request (a vLLM LoRA module such as 'robot'); "
               "'' = the server's own model", read_only=True),

@@ -58,12 +58,17 @@ class Generator(Protocol):
 
 def generator_from_config(cfg) -> "Generator":
     """The generator a ``ControllerConfig``'s ``backend`` names: ``transformers`` (the model in this
-    process, ``hf_generator.HFGenerator``) or ``openai`` (a server, ``openai_generator.OpenAIGenerator``).
+    process, ``hf_generator.HFGenerator``), ``onnx`` (ONNX Runtime GenAI in this process,
+    ``ort_generator.OrtGenerator``) or ``openai`` (a server, ``openai_generator.OpenAIGenerator``).
     Heavy imports happen here, only for the backend asked for."""
     if cfg.backend == "openai":
         from .openai_generator import OpenAIGenerator
 
         return OpenAIGenerator.from_config(cfg)
+    if cfg.backend == "onnx":
+        from .ort_generator import OrtGenerator
+
+        return OrtGenerator.from_config(cfg)
     from .hf_generator import HFGenerator
 
     return HFGenerator.from_config(cfg)

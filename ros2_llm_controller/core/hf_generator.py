@@ -152,14 +152,19 @@ class HFGenerator:
                                       f"tokenizer (template {self.template!r} does not fit the model)")
             ids.add(enc[0])
         self._eot_id = enc[0] if self.end_of_turn else tok.eos_token_id
-        for eos in (tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+        model_eos, self._max_positions, self._vocab_size = self._model_facts()
+        for eos in (tok.eos_token_id, model_eos):
             if isinstance(eos, int):
                 ids.add(eos)
             elif isinstance(eos, (list, tuple)):
                 ids.update(int(e) for e in eos)
         self.stop_ids = frozenset(ids)
-        self._max_positions = getattr(self.model.config, "max_position_embeddings", None)
-        self._vocab_size = self.model.get_output_embeddings().weight.shape[0]
+
+    def _model_facts(self) -> tuple[Any, int | None, int]:
+        """(the model's eos id or ids, its positions, its vocabulary size incl. padding rows)."""
+        return (getattr(self.model.generation_config, "eos_token_id", None),
+                getattr(self.model.config, "max_position_embeddings", None),
+                self.model.get_output_embeddings().weight.shape[0])
 
     # ---- generation ----
 
@@ -270,24 +275,14 @@ class HFGenerator:
 
     def _decode(self, ids: list[int], user_start: int, limit: int, cancel, t0: float, matcher=None,
                 keep_prompt: bool = False):
-        """Prefill (from the cached prefix, in cancellable chunks), then decode; with a matcher, mask
-        the logits and feed forced tokens together (jump-forward).
+        """Prefill (``_prefill``: from the cached prefix, in cancellable chunks), then decode; with a matcher,
+        mask the logits and feed forced tokens together (jump-forward). The engine is behind ``_prefill`` and
+        ``_feed`` (torch here, ONNX Runtime in ``ort_generator``); this loop is the same for both.
 
         Returns (new ids, first-token time, forced tokens, prompt state); the prompt state, with
-        ``keep_prompt``, is (the cache, the first token's unmasked log-probabilities) for ``_most_likely``."""
-        import torch
-
-        cache, start = self._cache_for(ids, user_start)
-        model = self.model
-        # Prefill what the cache does not hold in chunks: cancel is checked between them, so a long
-        # command cannot hold the model for seconds after a newer one arrived.
-        rest = ids[start:]
-        while len(rest) > self.prefill_chunk_tokens:
-            chunk, rest = rest[:self.prefill_chunk_tokens], rest[self.prefill_chunk_tokens:]
-            cache = model(input_ids=torch.tensor([chunk], device=self.device), past_key_values=cache,
-                          use_cache=True, logits_to_keep=1).past_key_values
-            _check_cancel(cancel)
-        feed = torch.tensor([rest], device=self.device)
+        ``keep_prompt``, is (the engine's state after the prompt, the first token's unmasked
+        log-probabilities) for ``_most_likely``."""
+        state, logits = self._prefill(ids, user_start, cancel)
         out_ids: list[int] = []
         first_token_s, forced = 0.0, 0
         bitmask, prompt_state = None, None
@@ -295,17 +290,14 @@ class HFGenerator:
             import llguidance.torch as llt
 
             bitmask = llt.allocate_token_bitmask(1, self._ll_tokenizer.vocab_size)
+        if keep_prompt:
+            prompt_state = (state, logits.float().log_softmax(-1))
         while len(out_ids) < limit:
-            out = model(input_ids=feed, past_key_values=cache, use_cache=True, logits_to_keep=1)
-            cache = out.past_key_values
-            logits = out.logits[0, -1]
             if matcher is not None:
                 llt.fill_next_token_bitmask(matcher, bitmask, 0)
                 logits = logits[: self._ll_tokenizer.vocab_size].unsqueeze(0).float()
                 llt.apply_token_bitmask_inplace(logits, bitmask)
                 logits = logits[0]
-            if keep_prompt and prompt_state is None:
-                prompt_state = (cache, out.logits[0, -1].float().log_softmax(-1))
             next_id = self._pick(logits)
             if not out_ids:
                 first_token_s = time.monotonic() - t0
@@ -326,8 +318,31 @@ class HFGenerator:
                     forced += len(ff)
                     if matcher.is_stopped():
                         break
-            feed = torch.tensor([step], device=self.device)
+            state, logits = self._feed(state, step)
         return out_ids, first_token_s, forced, prompt_state
+
+    def _prefill(self, ids: list[int], user_start: int, cancel):
+        """(engine state, next-token logits) after ``ids``: the cached prefix, then the rest in chunks."""
+        import torch
+
+        cache, start = self._cache_for(ids, user_start)
+        # Prefill what the cache does not hold in chunks: cancel is checked between them, so a long
+        # command cannot hold the model for seconds after a newer one arrived.
+        rest = ids[start:]
+        while len(rest) > self.prefill_chunk_tokens:
+            chunk, rest = rest[:self.prefill_chunk_tokens], rest[self.prefill_chunk_tokens:]
+            cache = self.model(input_ids=torch.tensor([chunk], device=self.device), past_key_values=cache,
+                               use_cache=True, logits_to_keep=1).past_key_values
+            _check_cancel(cancel)
+        return self._feed(cache, rest)
+
+    def _feed(self, cache, tokens: list[int]):
+        """Run ``tokens`` through the model after ``cache``: (the cache, the last position's logits)."""
+        import torch
+
+        out = self.model(input_ids=torch.tensor([tokens], device=self.device), past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        return out.past_key_values, out.logits[0, -1]
 
     def _pick(self, logits) -> int:
         import torch
