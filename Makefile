@@ -68,7 +68,7 @@ test-fast: setup lint
 
 # Printed figures side by side; not tests. About 10 minutes on 2 CPU cores.
 bench: setup
-	$(PY) -m bench.latency --out reports/bench
+	$(PY) -m bench.latency --backend transformers onnx --out reports/bench
 	$(PY) -m bench.guard_latency --out reports/bench
 	$(PY) -m bench.train_throughput --out reports/bench
 

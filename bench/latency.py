@@ -1,6 +1,7 @@
 """Command latency and stop latency, through the real node and the simulator, beside the course's way.
 
-    .venv/bin/python -m bench.latency [--commands 30] [--stops 50] [--naive 30] [--out reports/bench]
+    .venv/bin/python -m bench.latency [--commands 30] [--stops 50] [--naive 30] [--backend transformers onnx]
+                                      [--out reports/bench]
 
 1. command -> first non-zero /cmd_vel, p50/p95, for motion commands of the test split, with the
    controller as its own process (config/controller.yaml: embedded model, merged shipped adapter,
@@ -36,7 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]  # the checkout: data/, config/, repo
 
 def motion_commands(n: int, seed: int = 0) -> list[str]:
     rows = [json.loads(line) for line in (ROOT / "data/robot/test.jsonl").read_text().splitlines()]
-    moves = [r["messages"][-2]["content"] for r in rows if len(r["messages"]) == 3 and r["action"]["type"] == "move"]
+    # Single-step motions without history: the command's first motion is its whole answer.
+    moves = [r["messages"][-2]["content"] for r in rows if len(r["messages"]) == 3 and r["kind"] == "plan"
+             and ";" not in (a := r["messages"][-1]["content"]) and a.startswith(("move", "turn", "arc"))
+             and " x" not in a and not a.startswith("repeat")]
     random.Random(seed).shuffle(moves)
     return moves[:n]
 
@@ -173,27 +177,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan-stops", type=int, default=30, help="stop during a 3-step plan (scripted answers)")
     ap.add_argument("--nav-stops", type=int, default=30, help="stop during a navigation (scripted answers)")
     ap.add_argument("--params-file", default=str(ROOT / "config/controller.yaml"))
+    ap.add_argument("--backend", choices=("transformers", "onnx"), nargs="+", default=["transformers"],
+                    help="in-process backends to measure, one controller each, in the same run")
     ap.add_argument("--out", type=Path, default=ROOT / "reports/bench")
     args = ap.parse_args(argv)
     commands = motion_commands(max(args.commands, args.naive))
     firsts, gen, missed, stops = [], [], 0, []
+    by_backend: dict[str, dict] = {}
     if args.commands or args.stops:
         print(f"{len(commands)} motion commands from data/robot/test.jsonl", flush=True)
-        with ClosedLoop(args.params_file, controller_log=args.out / "latency_controller.log") as loop:
-            firsts, gen, missed = ours(loop, commands[:args.commands])
-            stops = stop_during_generation(loop, commands, args.stops)
+        for backend in args.backend:
+            with ClosedLoop(args.params_file, overrides={"backend": backend},
+                            controller_log=args.out / f"latency_controller_{backend}.log") as loop:
+                f, g, m = ours(loop, commands[:args.commands])
+                s = stop_during_generation(loop, commands, args.stops)
+            by_backend[backend] = {"first_motion_s": f, "generation_s": g, "missed": m, "stop_latency_s": s}
+        first = by_backend[args.backend[0]]
+        firsts, gen, missed, stops = first["first_motion_s"], first["generation_s"], first["missed"], \
+            first["stop_latency_s"]
     plan_stops, nav_stops, moved_again = ([], [], 0)
     if args.plan_stops or args.nav_stops:
         plan_stops, nav_stops, moved_again = scripted_stops(args.plan_stops, args.nav_stops, args.params_file,
                                                             args.out)
     naive_s, naive_parsed = naive(commands[:args.naive]) if args.naive else ([], 0)
 
-    rows = [("command -> first motion, ours (through ROS)", firsts),
-            ("  of which generation (in the node)", gen),
-            ("command -> parsed action, course's naive way", naive_s),
-            ("stop during generation -> zero Twist", stops),
-            ("stop during a 3-step plan -> zero Twist", plan_stops),
-            ("stop during a navigation -> zero Twist", nav_stops)]
+    rows = []
+    for backend, r in by_backend.items():
+        rows += [(f"command -> first motion, ours, {backend}", r["first_motion_s"]),
+                 (f"  of which generation (in the node), {backend}", r["generation_s"])]
+    rows += [("command -> parsed action, course's naive way", naive_s),
+             ("stop during generation -> zero Twist", stops),
+             ("stop during a 3-step plan -> zero Twist", plan_stops),
+             ("stop during a navigation -> zero Twist", nav_stops)]
     print(f"\n{'measure':48} {'n':>4} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'max s':>8}")
     for name, vals in rows:
         if vals:
@@ -202,14 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     ratio = pct(naive_s, .5) / pct(firsts, .5) if naive_s and firsts else None
     if ratio:
         print(f"\nnaive p50 / ours p50 = {ratio:.1f}x faster first motion")
-    if args.commands or args.naive:
-        print(f"ours: {missed} of {len(commands[:args.commands])} commands did not move (wrong answers); "
-              f"naive: {naive_parsed} of {len(naive_s)} outputs parsed")
+    for backend, r in by_backend.items():
+        if len(by_backend) > 1 and naive_s and r["first_motion_s"]:
+            print(f"naive p50 / {backend} p50 = {pct(naive_s, .5) / pct(r['first_motion_s'], .5):.1f}x")
+        print(f"ours, {backend}: {r['missed']} of {len(commands[:args.commands])} commands did not move")
+    if args.naive:
+        print(f"naive: {naive_parsed} of {len(naive_s)} outputs parsed")
     if plan_stops or nav_stops:
         print(f"stop during a plan / a navigation: target p99 <= 0.050 s; {moved_again} trials moved again "
               "within 0.5 s of the zero")
     report = {"machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform()},
               "ours_first_motion_s": firsts, "ours_generation_s": gen, "ours_missed": missed,
+              "backends": by_backend,
               "naive_s": naive_s, "naive_parsed": naive_parsed, "stop_latency_s": stops,
               "stop_during_plan_s": plan_stops, "stop_during_navigation_s": nav_stops,
               "moved_again_after_stop": moved_again,

@@ -248,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unconstrained", action="store_true", help="no grammar: the model writes freely")
     ap.add_argument("--system-prompt", help="override the data's system prompt (e.g. an older adapter's)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--backend", choices=("transformers", "onnx"), default="transformers",
+                    help="in-process engine (onnx: the merged model exported for ONNX Runtime GenAI)")
     ap.add_argument("--config", type=Path, default=None, help="controller YAML whose limits and speeds to use")
     ap.add_argument("--out", type=Path, default=Path("reports/eval"))
     args = ap.parse_args(argv)
@@ -270,8 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     device = None
     for label, adp, exs in plans:
         try:
-            gen = HFGenerator(model, adapter=adp, chat_template=args.chat_template, device=args.device,
-                              max_new_tokens=args.max_new_tokens)
+            if args.backend == "onnx":
+                from ros2_llm_controller.core.model_store import export_onnx
+                from ros2_llm_controller.core.ort_generator import OrtGenerator
+
+                gen = OrtGenerator(str(export_onnx(args.model, adp or "none")), chat_template=args.chat_template,
+                                   max_new_tokens=args.max_new_tokens)
+            else:
+                gen = HFGenerator(model, adapter=adp, chat_template=args.chat_template, device=args.device,
+                                  max_new_tokens=args.max_new_tokens)
         except GenerationError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 3
@@ -287,12 +296,14 @@ def main(argv: list[str] | None = None) -> int:
               f"latency p50 {r['latency_s']['p50']:.3f} s", flush=True)
     report = {"model": args.model, "model_resolved": model, "adapter": args.adapter, "adapter_resolved": adapter,
               "chat_template": args.chat_template, "data": str(args.data), "split": args.split, "device": device,
+              "backend": args.backend,
               "command": command_line("training.evaluate", argv),
               "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"eval_{args.split}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (args.out / f"eval_{args.split}.md").write_text(markdown(report), encoding="utf-8")
-    print(f"wrote {args.out}/eval_{args.split}.json and .md")
+    stem = f"eval_{args.split}" + (f"_{args.backend}" if args.backend != "transformers" else "")
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(markdown(report), encoding="utf-8")
+    print(f"wrote {args.out}/{stem}.json and .md")
     return 0
 
 

@@ -90,27 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adapter", default="default")
     p.add_argument("--system-prompt", dest="system_prompt", help="override (e.g. an older adapter's prompt)")
     p.add_argument("--unconstrained", action="store_true", help="no grammar: the model writes freely")
+    p.add_argument("--backend", choices=("transformers", "onnx"), default="transformers",
+                   help="in-process engine (onnx: the merged model exported for ONNX Runtime GenAI)")
     p.add_argument("--limit", type=int, help="first N rows only")
     p.add_argument("--out", type=Path, default=Path("reports/independent"))
     p.add_argument("--label", help="report title (default: the set's folder name)")
     args = p.parse_args(argv)
 
-    from ros2_llm_controller.core.hf_generator import HFGenerator
+    from ros2_llm_controller.core.generation import generator_from_config
     from ros2_llm_controller.core.planner import Planner
 
     path = default_config_path()
     cfg = (ControllerConfig.from_yaml(path) if path else ControllerConfig()).with_(
         model=args.model, adapter=args.adapter, system_prompt=args.system_prompt,
-        constrained_decoding=not args.unconstrained)
+        constrained_decoding=not args.unconstrained, backend=args.backend)
     rows = load_rows(args.set_path)[: args.limit]
-    generator = HFGenerator.from_config(cfg)
+    generator = generator_from_config(cfg)
     generator.warmup()
     places = default_places()
     label = args.label or f"{args.set_path.parent.name} ({'unconstrained' if args.unconstrained else 'grammar'})"
     report = run(rows, lambda memory: Planner(generator, cfg, places=places, memory=memory), cfg, label)
     report["model"] = generator.describe()
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.set_path.parent.name + ("_unconstrained" if args.unconstrained else "")
+    stem = args.set_path.parent.name + ("_unconstrained" if args.unconstrained else "") + (
+        f"_{args.backend}" if args.backend != "transformers" else "")
     command_line = shlex.join(["python", "-m", "training.evaluate_independent", *(argv or sys.argv[1:])])
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (args.out / f"{stem}.md").write_text(to_markdown(report, command_line))
