@@ -120,3 +120,14 @@ def test_describe_state():
     text = describe_state("moving", 0.5, 0.0, 1.25, "go forward")
     assert text == "Controller moving: linear.x=0.50 m/s, angular.z=0.00 rad/s, 1.2 s left (command 'go forward')."
     assert len(describe_state("moving", 0.5, 0.0, 1.0, "x" * 500)) < 180
+
+
+def test_one_rule_for_valid_returns():
+    """REP 117 as the query and the guard read it: -inf is at range_min, NaN/+inf/out of range are none."""
+    import math
+
+    from ros2_llm_controller.core.scan import valid_ranges
+
+    got = valid_ranges([-math.inf, math.nan, math.inf, 0.05, 0.5, 40.0], range_min=0.1, range_max=30.0)
+    assert got[0] == 0.1 and got[4] == 0.5
+    assert all(math.isnan(v) for v in (got[1], got[2], got[3], got[5]))

@@ -44,6 +44,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .scan import valid_ranges
+
 from .units import wrap_deg
 
 STALE_POLICIES = ("refuse", "allow")
@@ -180,8 +182,8 @@ class CollisionGuard:
         if key != self._trig_key:  # beam directions change only with the scanner's configuration
             a = scan.angle_min + scan.angle_increment * np.arange(n) + self.laser_pose[2]
             self._cos, self._sin, self._trig_key = np.cos(a), np.sin(a), key
-        r = np.where(r == -np.inf, scan.range_min, r)  # too close to measure: at range_min (REP 117)
-        ok = np.isfinite(r) & (r >= scan.range_min) & (r <= scan.range_max)  # NaN, +inf, out of range: none
+        r = valid_ranges(r, scan.range_min, scan.range_max)
+        ok = ~np.isnan(r)
         r = r[ok]
         x = self.laser_pose[0] + r * self._cos[ok]
         y = self.laser_pose[1] + r * self._sin[ok]

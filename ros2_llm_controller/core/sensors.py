@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from .scan import valid_ranges
 from .units import wrap_deg
 
 
@@ -52,14 +53,8 @@ def find_obstacles(ranges: Sequence[float], angle_min: float, angle_increment: f
     360 deg scan a cluster crossing the seam between the last and the first ray is one obstacle.
     """
     n = len(ranges)
-    hits: list[float | None] = []
-    for r in ranges:
-        if r == -math.inf:
-            hits.append(max(range_min, 0.0))
-        elif math.isfinite(r) and range_min <= r <= range_max and r < obstacle_range_m:
-            hits.append(float(r))
-        else:
-            hits.append(None)
+    hits = [float(r) if r < obstacle_range_m else None  # NaN compares false: no return
+            for r in valid_ranges(ranges, range_min, range_max)]
     clusters: list[list[int]] = []
     for i, h in enumerate(hits):
         if h is None:
@@ -100,7 +95,7 @@ def describe_obstacles(ranges: Sequence[float], angle_min: float, angle_incremen
         noun = "obstacle" if len(obstacles) == 1 else "obstacles"
         return (f"{len(obstacles)} {noun} within {obstacle_range_m:g} m; nearest {near.distance_m:.2f} m "
                 f"at {_bearing_text(near.bearing_deg)}.")
-    valid = [(r, i) for i, r in enumerate(ranges) if math.isfinite(r) and range_min <= r <= range_max]
+    valid = [(float(r), i) for i, r in enumerate(valid_ranges(ranges, range_min, range_max)) if not math.isnan(r)]
     if not valid:
         return f"No obstacles within {obstacle_range_m:g} m (no valid returns in the scan)."
     r, i = min(valid)
