@@ -49,9 +49,10 @@ def is_moving(tw) -> bool:
     return tw[1] != 0.0 or tw[2] != 0.0
 
 
-def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float], int]:
-    """Command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest."""
-    firsts, gen, missed = [], [], 0
+def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float], list[dict]]:
+    """Command -> first non-zero /cmd_vel; each motion is then stopped so the next starts from rest.
+    Commands that did not move come back with what the controller said about them (``missed``)."""
+    firsts, gen, missed = [], [], []
     for cmd in commands:
         t0 = loop.send(cmd)
         ok = loop.wait(lambda: loop.first_twist(t0, True) is not None
@@ -59,8 +60,9 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
         first = loop.first_twist(t0, True)
         loop.wait(lambda: loop.status_for(cmd, ("result",), t0) is not None, 5.0)  # may trail the first Twist
         status = loop.status_for(cmd, ("result",), t0)
-        if not ok or first is None:
-            missed += 1  # the model's answer did not move the robot (a wrong answer, counted apart)
+        if not ok or first is None:  # the answer did not move the robot: a wrong answer, counted apart
+            missed.append({"command": cmd, "timed_out": not ok, "model_output": (status or {}).get("model_output"),
+                           "error": (status or {}).get("error"), "state": (status or {}).get("state")})
         else:
             firsts.append(first - t0)
             if status:
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "reports/bench")
     args = ap.parse_args(argv)
     commands = motion_commands(max(args.commands, args.naive))
-    firsts, gen, missed, stops = [], [], 0, []
+    firsts, gen, missed, stops = [], [], [], []
     by_backend: dict[str, dict] = {}
     if args.commands or args.stops:
         print(f"{len(commands)} motion commands from data/robot/test.jsonl", flush=True)
@@ -220,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     for backend, r in by_backend.items():
         if len(by_backend) > 1 and naive_s and r["first_motion_s"]:
             print(f"naive p50 / {backend} p50 = {pct(naive_s, .5) / pct(r['first_motion_s'], .5):.1f}x")
-        print(f"ours, {backend}: {r['missed']} of {len(commands[:args.commands])} commands did not move")
+        print(f"ours, {backend}: {len(r['missed'])} of {len(commands[:args.commands])} commands did not move")
+        for m in r["missed"]:
+            print(f"   {m['command']!r} -> {m['model_output']!r} ({m['error'] or m['state']})")
     if args.naive:
         print(f"naive: {naive_parsed} of {len(naive_s)} outputs parsed")
     if plan_stops or nav_stops:
         print(f"stop during a plan / a navigation: target p99 <= 0.050 s; {moved_again} trials moved again "
               "within 0.5 s of the zero")
     report = {"machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform()},
-              "ours_first_motion_s": firsts, "ours_generation_s": gen, "ours_missed": missed,
+              "ours_first_motion_s": firsts, "ours_generation_s": gen, "ours_missed": len(missed),
               "backends": by_backend,
               "naive_s": naive_s, "naive_parsed": naive_parsed, "stop_latency_s": stops,
               "stop_during_plan_s": plan_stops, "stop_during_navigation_s": nav_stops,
