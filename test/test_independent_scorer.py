@@ -69,3 +69,13 @@ def test_the_committed_set_is_well_formed():
         expected(r, CFG)  # every label builds
     assert {"no_motion", "units", "noise", "memory"} <= cats
     json.dumps(rows)
+
+
+def test_rows_that_are_training_commands_are_counted_apart():
+    from training.evaluate_independent import summarize
+
+    rows = [{"category": "basic", "ok": ok, "must_not_move": False, "moved": True, "kind": "action",
+             "in_training": seen} for ok, seen in ((True, True), (True, False), (False, False))]
+    report = summarize(rows, "x")
+    assert report["in_training_rows"] == 1 and report["accuracy_not_in_training"] == 0.5
+    assert report["accuracy"] == 2 / 3

@@ -32,9 +32,23 @@ def default_places() -> Places:
     return Places.from_yaml(path).with_start(0.0, 0.0, 0.0)
 
 
-def run(rows: list[dict], planner_factory, cfg: ControllerConfig, label: str, progress: bool = True) -> dict:
-    """Score ``rows``; ``planner_factory(memory)`` gives a Planner sharing the one generator."""
+def training_commands(path: Path = Path("data/robot/train.jsonl")) -> set[str]:
+    """The training split's last commands, as the dataset builder compares commands (normalised, no punctuation)."""
+    from .compose.builder import key
+
+    if not path.is_file():
+        return set()
+    return {key(json.loads(line)["messages"][-2]["content"]) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()}
+
+
+def run(rows: list[dict], planner_factory, cfg: ControllerConfig, label: str, progress: bool = True,
+        seen: set[str] = frozenset()) -> dict:
+    """Score ``rows``; ``planner_factory(memory)`` gives a Planner sharing the one generator. ``seen``: training
+    commands; a row whose command is one of them is marked, and the accuracy without those rows is reported."""
     from tqdm import tqdm
+
+    from .compose.builder import key
 
     out = []
     for row in tqdm(rows, desc=label, unit="cmd", file=sys.stderr, disable=not progress):
@@ -48,7 +62,8 @@ def run(rows: list[dict], planner_factory, cfg: ControllerConfig, label: str, pr
         out.append({"id": row["id"], "category": row["category"], "command": row["command"], "ok": ok, "why": why,
                     "model_output": result.model_output, "kind": getattr(result.kind, "value", None),
                     "error": result.error, "moved": any(a.moves or a.type == "goto" for a in actions),
-                    "must_not_move": row["expect"] == "none", "latency_s": round(time.monotonic() - t0, 4)})
+                    "must_not_move": row["expect"] == "none", "latency_s": round(time.monotonic() - t0, 4),
+                    "in_training": key(row["command"]) in seen})
     return summarize(out, label)
 
 
@@ -57,8 +72,11 @@ def summarize(rows: list[dict], label: str) -> dict:
     for r in rows:
         by_cat[r["category"]].append(r)
     still = [r for r in rows if r["must_not_move"]]
+    unseen = [r for r in rows if not r.get("in_training")]
     return {
         "label": label, "n": len(rows), "accuracy": sum(r["ok"] for r in rows) / max(len(rows), 1),
+        "in_training_rows": len(rows) - len(unseen),
+        "accuracy_not_in_training": sum(r["ok"] for r in unseen) / max(len(unseen), 1),
         "no_motion_rows": len(still), "moved_on_no_motion_rows": sum(r["moved"] for r in still),
         "parse_errors": sum(r["kind"] == "parse_error" for r in rows),
         "per_category": {c: {"n": len(v), "accuracy": sum(r["ok"] for r in v) / len(v)}
@@ -71,7 +89,10 @@ def to_markdown(report: dict, command_line: str) -> str:
     lines = [f"# {report['label']}", "", f"`{command_line}`", "",
              f"**{report['accuracy']:.1%}** right of {report['n']} commands; "
              f"{report['moved_on_no_motion_rows']} motions on {report['no_motion_rows']} no-motion rows; "
-             f"{report['parse_errors']} parse errors.", "", "| category | n | right |", "|---|---|---|"]
+             f"{report['parse_errors']} parse errors.", "",
+             f"{report.get('in_training_rows', 0)} rows are, normalised, a command of data/robot/train.jsonl; on the "
+             f"other rows: {report.get('accuracy_not_in_training', report['accuracy']):.1%}.", "",
+             "| category | n | right |", "|---|---|---|"]
     for cat, v in report["per_category"].items():
         lines.append(f"| {cat} | {v['n']} | {v['accuracy']:.1%} |")
     wrong = [r for r in report["rows"] if not r["ok"]]
@@ -109,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     generator.warmup()
     places = default_places()
     label = args.label or f"{args.set_path.parent.name} ({'unconstrained' if args.unconstrained else 'grammar'})"
-    report = run(rows, lambda memory: Planner(generator, cfg, places=places, memory=memory), cfg, label)
+    report = run(rows, lambda memory: Planner(generator, cfg, places=places, memory=memory), cfg, label,
+                 seen=training_commands())
     report["model"] = generator.describe()
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.set_path.parent.name + ("_unconstrained" if args.unconstrained else "") + (
@@ -118,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (args.out / f"{stem}.md").write_text(to_markdown(report, command_line))
     print(f"{label}: {report['accuracy']:.1%} of {report['n']}; moved on {report['moved_on_no_motion_rows']} of "
-          f"{report['no_motion_rows']} no-motion rows")
+          f"{report['no_motion_rows']} no-motion rows; {report['in_training_rows']} rows in the training data, "
+          f"{report['accuracy_not_in_training']:.1%} on the others")
     for cat, v in report["per_category"].items():
         print(f"  {cat:15} {v['accuracy']:6.1%}  (n={v['n']})")
     return 0
