@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .core.config import ConfigError, ControllerConfig, default_config_path, load_places
+from .core.config import BACKENDS, ONNX_PRECISIONS, ConfigError, ControllerConfig, default_config_path, load_places
 from .core.generation import GenerationError
 from .core.planner import Planner, PlanResult, ResultKind, resolve
 from .core.torch_setup import DTYPES
@@ -26,7 +26,7 @@ def _load_config(args) -> ControllerConfig:
     cfg = ControllerConfig.from_yaml(path) if path else ControllerConfig()
     overrides = {k: getattr(args, k, None) for k in ("model", "adapter", "chat_template", "device", "dtype",
                                                       "max_new_tokens", "limit_policy", "backend", "base_url",
-                                                      "api_model")}
+                                                      "api_model", "onnx_precision")}
     return cfg.with_(**overrides)
 
 
@@ -105,8 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--device")
     plan.add_argument("--dtype", choices=DTYPES)
     plan.add_argument("--max-new-tokens", dest="max_new_tokens", type=int)
-    plan.add_argument("--backend", choices=("transformers", "openai"),
-                      help="transformers: the model in this process; openai: an OpenAI-compatible server")
+    plan.add_argument("--backend", choices=BACKENDS,
+                      help="transformers: the model in this process; onnx: the same model exported, run by ONNX "
+                      "Runtime GenAI in this process; openai: an OpenAI-compatible server")
+    plan.add_argument("--onnx-precision", dest="onnx_precision", choices=ONNX_PRECISIONS,
+                      help="backend onnx: the export's weights (fp32 is the reference)")
     plan.add_argument("--base-url", dest="base_url", help="backend openai: the server's API root")
     plan.add_argument("--api-model", dest="api_model", help="backend openai: the model name to request")
     plan.set_defaults(func=cmd_plan)
