@@ -437,3 +437,21 @@ def test_embedded_model_chatml_generation_terminates():
     assert out.text and out.new_tokens <= 24
     short = gen.generate(build_messages("Say hello.", DEFAULT_SYSTEM_PROMPT), max_new_tokens=3)
     assert short.new_tokens <= 3 and out.text.startswith(short.text)
+
+
+def test_grammar_mask_matches_llguidance_reference():
+    """Our bit unpacking gives the mask llguidance's own (numpy) kernel applies, bit for bit."""
+    import llguidance.numpy as lln
+    import numpy as np
+
+    from ros2_llm_controller.core.hf_generator import masked_logits
+
+    rng = np.random.default_rng(0)
+    for vocab in (49152, 1000, 33):
+        bitmask = rng.integers(-2**31, 2**31, size=(1, (vocab + 31) // 32), dtype=np.int64).astype(np.int32)
+        logits = rng.standard_normal(vocab).astype(np.float32)
+        want = logits[None].copy()
+        lln.apply_token_bitmask_inplace(want, bitmask)
+        got = masked_logits(torch.from_numpy(logits.copy()), bitmask[0]).numpy()
+        assert np.array_equal(np.isinf(got), np.isinf(want[0])) and np.array_equal(got[~np.isinf(got)],
+                                                                                   logits[~np.isinf(got)])

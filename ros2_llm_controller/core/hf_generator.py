@@ -287,17 +287,15 @@ class HFGenerator:
         first_token_s, forced = 0.0, 0
         bitmask, prompt_state = None, None
         if matcher is not None:
-            import llguidance.torch as llt
+            import llguidance.numpy as lln
 
-            bitmask = llt.allocate_token_bitmask(1, self._ll_tokenizer.vocab_size)
+            bitmask = lln.allocate_token_bitmask(1, self._ll_tokenizer.vocab_size)
         if keep_prompt:
             prompt_state = (state, logits.float().log_softmax(-1))
         while len(out_ids) < limit:
             if matcher is not None:
-                llt.fill_next_token_bitmask(matcher, bitmask, 0)
-                logits = logits[: self._ll_tokenizer.vocab_size].unsqueeze(0).float()
-                llt.apply_token_bitmask_inplace(logits, bitmask)
-                logits = logits[0]
+                lln.fill_next_token_bitmask(matcher, bitmask, 0)
+                logits = masked_logits(logits[: self._ll_tokenizer.vocab_size], bitmask[0])
             next_id = self._pick(logits)
             if not out_ids:
                 first_token_s = time.monotonic() - t0
@@ -403,6 +401,25 @@ class HFGenerator:
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "load_s": round(self.load_s, 3),
         }
+
+
+def allowed_tokens(bitmask_row):
+    """The token bitmask of llguidance (int32 words, bit i of word w = token 32 w + i) as one bool per token."""
+    import numpy as np
+
+    return np.unpackbits(np.ascontiguousarray(bitmask_row).view(np.uint8), bitorder="little").astype(bool)
+
+
+def masked_logits(logits, bitmask_row):
+    """``logits`` (float) with every token the grammar forbids at -inf.
+
+    Written here because llguidance's torch helper runs a torch.compile'd kernel that cost about 10 ms a
+    token on this 2-core CPU (a fifth of a decoding step); unpacking the bits with numpy costs about 0.1 ms.
+    """
+    import torch
+
+    allowed = torch.from_numpy(allowed_tokens(bitmask_row)[: logits.shape[0]])
+    return logits.float().masked_fill(~allowed, float("-inf"))
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:
