@@ -56,10 +56,10 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
     for cmd in commands:
         t0 = loop.send(cmd)
         ok = loop.wait(lambda: loop.first_twist(t0, True) is not None
-                       or loop.status_for(cmd, ("result",), t0) is not None and not _moves(loop, cmd, t0), 60.0)
+                       or loop.result_for(cmd, t0) is not None and not _moves(loop, cmd, t0), 60.0)
         first = loop.first_twist(t0, True)
-        loop.wait(lambda: loop.status_for(cmd, ("result",), t0) is not None, 5.0)  # may trail the first Twist
-        status = loop.status_for(cmd, ("result",), t0)
+        loop.wait(lambda: loop.result_for(cmd, t0) is not None, 5.0)  # may trail the first Twist
+        status = loop.result_for(cmd, t0)
         if not ok or first is None:  # the answer did not move the robot: a wrong answer, counted apart
             missed.append({"command": cmd, "timed_out": not ok, "model_output": (status or {}).get("model_output"),
                            "error": (status or {}).get("error"), "state": (status or {}).get("state")})
@@ -73,7 +73,7 @@ def ours(loop: ClosedLoop, commands: list[str]) -> tuple[list[float], list[float
 
 
 def _moves(loop: ClosedLoop, cmd: str, t0: float) -> bool:
-    s = loop.status_for(cmd, ("result",), t0)
+    s = loop.result_for(cmd, t0)
     return bool(s and s["action"] and s["action"]["type"] == "move")
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.actions import Action
+from ..core.planner import split_stop
 from .collisions import CollisionCounter
 from .physics import World, quaternion_to_yaw
 
@@ -409,12 +410,23 @@ class ClosedLoop:
                 return tw[0]
         return None
 
-    def status_for(self, command: str, events: tuple[str, ...], after: float) -> dict | None:
-        """The first controller status for ``command`` with one of ``events``, received after ``after``."""
+    def status_for(self, command: str, events: tuple[str, ...], after: float, skip: int = 0) -> dict | None:
+        """The first (after ``skip`` others) controller status for ``command`` with one of ``events``, received
+        after ``after``."""
         for _, s in self.rec.statuses[bisect.bisect_left(self._status_t, after):]:
             if s.get("command") == command and s.get("event") in events:
-                return s
+                if skip == 0:
+                    return s
+                skip -= 1
         return None
+
+    def result_for(self, command: str, after: float) -> dict | None:
+        """The result (or cancel) that decides what ``command`` does. "Back up 2 m and stop" has two: the zero a
+        stop word gets at once (kind stop_word), then the planned rest; a bare stop has only the first."""
+        status = self.status_for(command, ("result", "cancelled"), after)
+        if status is not None and status.get("kind") == "stop_word" and not split_stop(command)[1]:
+            return self.status_for(command, ("result", "cancelled"), after, skip=1)
+        return status
 
     def _odom_at_rest(self, after: float) -> _Odom | None:
         """The first odometry sample after ``after`` whose velocity is zero."""
@@ -446,7 +458,10 @@ class ClosedLoop:
         if not got:
             out.event = "timeout"
             return out
-        status = self.status_for(command, ("result", "cancelled"), t_sent)
+        if self.wait(lambda: self.result_for(command, t_sent) is not None, result_timeout_s):
+            status = self.result_for(command, t_sent)
+        else:
+            status = self.status_for(command, ("result", "cancelled"), t_sent)
         out.event = status["event"]
         out.model_output, out.action = status.get("model_output"), status.get("action")
         out.reply, out.error, out.limited = status.get("reply"), status.get("error"), bool(status.get("limited"))
