@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_llm import make_model, make_tokenizer, save_tiny
+from tiny_llm import make_model, make_tokenizer, save_sharp, save_tiny
 
 from ros2_llm_controller.core.chat_templates import generation_prompt
 from ros2_llm_controller.core.config import DEFAULT_SYSTEM_PROMPT, ControllerConfig
@@ -85,20 +85,8 @@ def loop_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sharp_dir(tmp_path_factory):
-    """A tiny random model with weights scaled up: its output depends on the whole prompt.
-
-    At the usual init scale a 64-wide random model answers every prompt alike, which would let a
-    wrong prefix cache go unnoticed."""
-    tok = make_tokenizer()
-    model = make_model(tok, seed=2)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.mul_(10.0)
-    path = tmp_path_factory.mktemp("sharp")
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    """A tiny model whose output depends on the whole prompt (``tiny_llm.make_sharp_model``)."""
+    return save_sharp(tmp_path_factory.mktemp("sharp"), seed=2)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("onnxruntime_genai")
 torch = pytest.importorskip("torch")
 
-from tiny_llm import make_model, make_tokenizer  # noqa: E402
+from tiny_llm import save_sharp  # noqa: E402
 
 from ros2_llm_controller.core.config import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from ros2_llm_controller.core.generation import GenerationCancelled  # noqa: E402
@@ -29,18 +29,10 @@ COMMANDS = ["go forward 2 m then turn left 90 degrees", "what is your battery le
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """(torch generator, ONNX generator) of one tiny model whose answers depend on the whole prompt."""
-    tok = make_tokenizer()
-    model = make_model(tok, seed=3)
-    with torch.no_grad():  # at the usual init scale every prompt gets the same answer
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.mul_(10.0)
-    src = tmp_path_factory.mktemp("tiny_src")
-    model.save_pretrained(src)
-    tok.save_pretrained(src)
-    onnx_dir = export_onnx(str(src), adapter=None, precision="fp32", out_dir=tmp_path_factory.mktemp("x") / "onnx")
+    src = save_sharp(tmp_path_factory.mktemp("tiny_src"), seed=3)
+    onnx_dir = export_onnx(src, adapter=None, precision="fp32", out_dir=tmp_path_factory.mktemp("x") / "onnx")
     kw = dict(chat_template="chatml", max_new_tokens=12)
-    return HFGenerator(str(src), device="cpu", **kw), OrtGenerator(str(onnx_dir), **kw)
+    return HFGenerator(src, device="cpu", **kw), OrtGenerator(str(onnx_dir), **kw)
 
 
 def _msgs(command: str):

@@ -65,6 +65,29 @@ def make_model(tokenizer, seed: int = 0, hidden_size: int = 64, layers: int = 2)
     return LlamaForCausalLM(cfg).to(torch.float32).eval()
 
 
+def make_sharp_model(tokenizer, seed: int = 0):
+    """A tiny random model with weights scaled up: its output depends on the whole prompt.
+
+    At the usual init scale a 64-wide random model answers every prompt alike, which would let a
+    wrong prefix cache (or a wrong export) go unnoticed."""
+    import torch
+
+    model = make_model(tokenizer, seed=seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name:
+                p.mul_(10.0)
+    return model
+
+
+def save_sharp(path, seed: int = 0) -> str:
+    """Write a sharp tiny model (``make_sharp_model``) + tokenizer to ``path`` and return it."""
+    tok = make_tokenizer()
+    make_sharp_model(tok, seed=seed).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
 def save_tiny(path, seed: int = 0) -> str:
     """Write a tiny model + tokenizer to ``path`` (a normal HF folder) and return it."""
     tok = make_tokenizer()

@@ -271,6 +271,16 @@ def _same_path(a: str | None, b: Path) -> bool:
         return False
 
 
+def _publish(work: Path, final: Path) -> None:
+    """Move a finished folder into place in one step, readable by all (mkdtemp makes it 0700; the cache is shared)."""
+    for f in work.iterdir():
+        f.chmod(0o644)
+    work.chmod(0o755)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(work, final)
+
+
 def merged_model_dir(cache: Path | None = None, adapter_dir: Path = SHIPPED_ADAPTER_DIR) -> Path:
     """Where ``merge-adapter`` puts the embedded model with the shipped adapter merged (may not exist yet).
 
@@ -318,12 +328,7 @@ def merge_adapter(out_dir: Path | None = None, model: str = EMBEDDED, adapter: s
             except Exception as exc:  # peft/transformers raise many kinds; name the step that failed
                 raise ModelStoreError(f"merging {lora} into {base} failed: {type(exc).__name__}: {exc}") from exc
             (work / "merged_from.json").write_text(json.dumps({"base": base, "adapter": lora}, indent=1) + "\n")
-            for f in work.iterdir():
-                f.chmod(0o644)
-            work.chmod(0o755)  # mkdtemp makes it 0700; the cache is shared
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(work, final)
+            _publish(work, final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         _log(f"merged model ready at {final} ({time.monotonic() - t0:.1f} s)")
@@ -358,12 +363,7 @@ def export_onnx(model: str = EMBEDDED, adapter: str | None = "default", precisio
             out = work / "out"
             (out / "exported_from.json").write_text(json.dumps({"source": str(source), "precision": precision},
                                                                indent=1) + "\n")
-            for f in out.iterdir():
-                f.chmod(0o644)
-            out.chmod(0o755)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(out, final)
+            _publish(out, final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         _log(f"ONNX model ready at {final} ({time.monotonic() - t0:.1f} s)")
