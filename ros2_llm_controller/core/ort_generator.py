@@ -130,20 +130,29 @@ class OrtGenerator(HFGenerator):
         return g, torch.from_numpy(np.array(g.get_logits(), dtype=np.float32)[0, -1])
 
     def _alternative_logprobs(self, prompt_len: int, prompt_state, alternatives: Sequence[str], cancel) -> list[float]:
-        """One alternative after another from the prompt (og has no batched scoring over a shared cache)."""
+        """Token by token from the prompt (og has no batched scoring over a shared cache); answers that share a
+        beginning ("query ...", "reply ...") share its forward passes: about 12 for the 10 closed-set answers."""
         g, first = prompt_state
-        totals = []
+        seqs = [self.tokenizer.encode(alt, add_special_tokens=False) + [self._eot_id] for alt in alternatives]
+        totals = [first[s[0]].item() for s in seqs]
+        after: dict[tuple[int, ...], Any] = {}  # answer prefix -> log-probabilities of the next token
         with self._lock:
-            for alt in alternatives:
-                _check_cancel(cancel)
-                toks = self.tokenizer.encode(alt, add_special_tokens=False) + [self._eot_id]
-                g.rewind_to(prompt_len)
-                self._tokens = self._tokens[:prompt_len]
-                total = first[toks[0]].item()
-                for prev, tok in zip(toks, toks[1:]):
-                    _, logits = self._feed(g, [prev])
-                    total += logits.float().log_softmax(-1)[tok].item()
-                totals.append(total)
+            for i, s in enumerate(seqs):
+                for j in range(1, len(s)):
+                    key = tuple(s[:j])
+                    if key not in after:
+                        _check_cancel(cancel)
+                        fed = self._tokens[prompt_len:]
+                        common = 0  # keep what the cache already holds of this prefix (at least one token is fed)
+                        while common < min(len(fed), j - 1) and fed[common] == s[common]:
+                            common += 1
+                        if prompt_len + common < len(self._tokens):
+                            g.rewind_to(prompt_len + common)
+                            self._tokens = self._tokens[:prompt_len + common]
+                        for t in s[common:j]:
+                            _, logits = self._feed(g, [t])
+                        after[key] = logits.float().log_softmax(-1)
+                    totals[i] += after[key][s[j]].item()
         return totals
 
     def describe(self) -> dict:
