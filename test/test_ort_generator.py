@@ -93,3 +93,22 @@ def test_describe_and_bad_folder(pair, tmp_path):
     assert pair[1].describe()["backend"] == "onnx"
     with pytest.raises(GenerationError, match="genai_config"):
         OrtGenerator(str(tmp_path), chat_template="chatml")
+
+
+def test_concurrent_calls_give_the_answers_of_sequential_calls(pair):
+    """One shared og.Generator: calls from two threads (re-ranking included) must not interleave."""
+    _, ort = pair
+    alternatives = ("query battery", "query obstacles", "reply question", "stop", "reply unclear")
+    want = {c: ort.generate(_msgs(c), alternatives=alternatives).text for c in COMMANDS}
+    got: dict[str, list[str]] = {c: [] for c in COMMANDS}
+
+    def worker():
+        for c in COMMANDS * 2:
+            got[c].append(ort.generate(_msgs(c), alternatives=alternatives).text)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(v == [want[c]] * 4 for c, v in got.items()), got

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,6 +34,7 @@ class OrtGenerator(HFGenerator):
         if not (Path(model) / "genai_config.json").is_file():
             raise GenerationError(f"{model} is not an ONNX Runtime GenAI model folder (no genai_config.json)")
         self.precision = precision
+        self._call_lock = threading.Lock()
         # 0: the cores this process may use. ONNX Runtime's own default was slower here (36-44 ms a decoding
         # step against 26 ms with 2 threads on this 2-core machine).
         self.threads = int(threads) if int(threads) > 0 else len(os.sched_getaffinity(0))
@@ -40,6 +42,13 @@ class OrtGenerator(HFGenerator):
         kwargs.pop("merge_adapter", None)
         kwargs["device"], kwargs["dtype"] = "cpu", "auto"
         super().__init__(model, adapter=None, merge_adapter=False, **kwargs)
+
+    def generate(self, messages, cancel=None, max_new_tokens=None, grammar=None, alternatives=None):
+        """As ``HFGenerator.generate``; one call at a time from start to end, re-ranking included, because the
+        prompt state the re-ranking resumes from lives in the one shared og.Generator."""
+        with self._call_lock:
+            return super().generate(messages, cancel=cancel, max_new_tokens=max_new_tokens, grammar=grammar,
+                                    alternatives=alternatives)
 
     @classmethod
     def from_config(cls, cfg) -> "OrtGenerator":
