@@ -194,6 +194,11 @@ def _rates(text: str) -> str:
                   lambda m: f"{m.group(1)}/{_PER[m.group(2)]}", text)
 
 
+def _digits(words: str) -> str:
+    """Spoken digits after "point" as digits: "zero five" -> "05"."""
+    return "".join(_DIGIT_WORDS.get(w, w) for w in words.split())
+
+
 def _numbers(text: str) -> str:
     # Thousands separators: "1,500" -> "1500" (exact groups of three only, so "1, 2" stays).
     text = re.sub(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,])", lambda m: m.group(1) + m.group(2).replace(",", ""),
@@ -215,11 +220,10 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\b(?:three|3)[- ]quarters? (?:of an? )?(?:full )?(?:turn|rotation|revolution|circle)\b", "0.75 rev",
                   text)  # "a three-quarter turn"
     # Spoken decimals: "zero point one", "two point five", "oh point zero five" (text2num skips a leading zero).
-    text = _SPOKEN_DECIMAL.sub(lambda m: _DIGIT_WORDS.get(m.group(1), m.group(1)) + "." + "".join(
-        _DIGIT_WORDS.get(w, w) for w in m.group(2).split()), text)
+    text = _SPOKEN_DECIMAL.sub(lambda m: _DIGIT_WORDS.get(m.group(1), m.group(1)) + "." + _digits(m.group(2)), text)
     # "point seven meters per second": a spoken decimal without its leading zero, before a unit.
     text = re.sub(rf"(?<![\w.])point ((?:(?:{_DIGIT_ALT})\b ?)+)(?=\s*(?:{_UNIT_WORDS_ALONE}|m|s|in)\b)",
-                  lambda m: "0." + "".join(_DIGIT_WORDS.get(w, w) for w in m.group(1).split()) + " ", text)
+                  lambda m: "0." + _digits(m.group(1)) + " ", text)
     # text2num reads ordinals too ("the second time" -> "2nd"); they are no quantities: mask them.
     text = _ORDINALS.sub(lambda m: f"\x00{_ORDINAL_WORDS.index(m.group(0))}\x00", text)
     # "one" stays a word ("no one"); "one <unit>" and "one and a half" are handled here instead.

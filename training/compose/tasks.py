@@ -167,7 +167,7 @@ def partial_circle(ctx: Ctx) -> Said:
     radius = sample(ctx, "length", ("m", "cm", "ft")) if "{r}" in frame else None
     text = frame.format(f=part, d=d, r=say(ctx, radius) if radius else "")
     if part == "semi":
-        text = text.replace("semi circle", "semicircle").replace("a semicircle", "a semicircle")
+        text = text.replace("semi circle", "semicircle")
     sweep = next(Qty(q.value, q.unit) for q in quantities(normalise(text)) if q.kind == "angle")
     return Said([text], Circle(word, radius, sweep=sweep))
 
