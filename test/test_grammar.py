@@ -49,6 +49,23 @@ def test_answers_that_invent_or_contradict_are_rejected(command, answer, why):
     assert reason is not None and reason.startswith(why)
 
 
+@pytest.mark.parametrize("command, arc_ok", [
+    ("go forward 1 m, turn left 90", False),  # two steps: never folded into one arc
+    ("go 1.5 m forward at 0.3 m/s, then turn left 90 degrees", False),
+    ("drive forward 2 m while turning right 45 degrees", True),
+    ("curve left 30 degrees over 2 m", True),
+    ("move ahead 2 m and turn left 20 deg at the same time", True),
+    ("go forward 2 m whle turnig left 20 degrees", True),  # a cue misspelt by one edit still counts
+    ("turn left 90 degrees rotating at 20 deg/s, then go forward 2 m", False),  # a rate, not a second motion
+])
+def test_an_arc_needs_a_word_for_at_the_same_time(command, arc_ok):
+    slots = slots_for(normalise(command))
+    answer = f"arc {slots.linear_dirs[0]} {slots.lengths[0]} {slots.angular_dirs[0]} {slots.angles[0]}"
+    reason = check_answer(command, answer)
+    assert (reason is None) is arc_ok, reason
+    assert arc_ok or reason.startswith("an arc needs")
+
+
 def test_direction_words_of_both_senses_allow_both():
     slots = slots_for(normalise("turn left 30 degrees, sorry, I mean right"))
     assert {"left", "right"} <= set(slots.angular_dirs)

@@ -98,3 +98,17 @@ _fragments = st.sampled_from([
 def test_normalise_is_idempotent(parts):
     once = normalise(" ".join(parts))
     assert normalise(once) == once
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("pivlt left 90 degrees", "pivot left 90 deg"),  # a slip in a word no rule covers
+    ("i think you shpukd rortae right 45 degrees", "i think you should rotate right 45 deg"),  # two edits
+    ("heyyy robot turn left", "hey robot turn left"),  # repeated letters
+    ("do a one-eighty", "do a 180"),  # an angle said as its digits
+    ("turn on the light", "turn on the light"),  # a dictionary word is never "repaired" into a command
+    ("change the channel", "change the channel"),
+    ("rotate nan degrees", "rotate nan degrees"),  # non-finite words stay for the limits to refuse
+    ("go to the zorblax", "go to the zorblax"),  # an unknown name with no near word stays
+])
+def test_typing_slips_are_repaired_against_a_dictionary(text, expected):
+    assert normalise(text) == expected

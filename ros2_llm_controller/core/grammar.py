@@ -12,6 +12,8 @@ The copy constraint: every quantity in an answer comes from the command ("1 m/s"
 allows "at 1 m/s", not "1 m"; a bare number may take the slot's default unit), or is a named
 angle (90/180/360 deg). Direction words: when the command has words for one axis, the answer
 may use only those words and their synonyms, so "head straight on" cannot become "move back".
+Arcs: only a command that says the two happen together ("while", "curving", "at the same time", ...)
+may be answered with ``arc``, so "go forward 1 m, turn left 90" cannot fold into one arc.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Slots:
     places: tuple[str, ...]
     linear_dirs: tuple[str, ...]
     angular_dirs: tuple[str, ...]
+    arc: bool = False  # the command says a motion and a turn happen together
 
 
 def _dirs(words: set[str], classes: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
@@ -77,7 +80,34 @@ def slots_for(normalised: str) -> Slots:
         places=tuple(sorted(places)),
         linear_dirs=_dirs(wordset, (FORWARD_WORDS, BACKWARD_WORDS)),
         angular_dirs=_dirs(wordset, (LEFT_WORDS, RIGHT_WORDS)),
+        arc=has_arc_cue(words),
     )
+
+
+# Words that put a drive and a turn at the same time. A small closed list: an arc is the one answer
+# that merges two motions, and a model that merges a plan's steps moves the robot somewhere else.
+_ARC_CUES = frozenset({"while", "whilst", "as", "arc", "arcs", "arcing", "curve", "curves", "curving", "curved",
+                       "veer", "veers", "veering", "bend", "bends", "bending", "sweep", "sweeps", "sweeping",
+                       "swerve", "swerving", "turning", "rotating", "spinning", "steering", "simultaneously",
+                       "meanwhile", "same", "during"})
+_RATE_GERUNDS = frozenset({"turning", "rotating", "spinning"})
+_LONG_ARC_CUES = tuple(sorted(c for c in _ARC_CUES if len(c) >= 5))
+
+
+def has_arc_cue(words: list[str]) -> bool:
+    """Whether the command's words say "at the same time"; a cue word misspelt by one edit counts
+    (the normaliser repairs only control words, and "whle turnig" still means an arc)."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    for i, w in enumerate(words):
+        if w in _RATE_GERUNDS and words[i + 1:i + 2] == ["at"]:
+            continue  # "rotating at 20 deg/s" is a turn's rate, not a second motion
+        if w in _ARC_CUES:
+            return True
+        if len(w) >= 5 and any(abs(len(c) - len(w)) <= 1 and DamerauLevenshtein.distance(w, c) <= 1
+                               for c in _LONG_ARC_CUES):
+            return True
+    return False
 
 
 _ANGULAR_CONTEXT = frozenset(LEFT_WORDS + RIGHT_WORDS + ("turn", "rotate", "spin", "pivot", "swing", "yaw"))
@@ -151,7 +181,9 @@ def answer_regex(slots: Slots) -> str:
         f"circle {adir}{_opt(' ', length)}{_opt(' ', angle)}",
     ]
     if length:
-        bases += [f"arc {ldir} {length} {adir} {angle}", f"square {length}{_opt(' ', adir)}"]
+        bases.append(f"square {length}{_opt(' ', adir)}")
+    if length and slots.arc:
+        bases.append(f"arc {ldir} {length} {adir} {angle}")
     if place:
         bases.append(f"go to {place}")
     if time:
@@ -179,6 +211,8 @@ def check_answer(command: str, answer: str) -> str | None:
     if re.fullmatch(rx, answer):
         return None
     slots = slots_for(normalise(command))
+    if re.search(r"(?:^|; |: )arc ", answer) and not slots.arc:
+        return "an arc needs a word that says the drive and the turn happen together"
     for q in re.findall(r"\d+(?:\.\d+)? [a-z/]+", answer):
         if not any(q in s for s in (slots.lengths, slots.angles, slots.times, slots.linear_speeds,
                                     slots.angular_speeds)):

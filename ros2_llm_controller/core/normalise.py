@@ -11,7 +11,9 @@ and the node, so the model always sees commands in one canonical form:
   -> "km/h"), misspelt units after a number repaired ("2 metrs" -> "2 m"), compound lengths summed
   ("1 foot 6 inches" -> "18 in");
 * direction synonyms folded ("anti-clockwise", "ccw" -> "counterclockwise"; "forwards" -> "forward")
-  and long misspelt direction words repaired ("fowrard" -> "forward").
+  and long misspelt direction words repaired ("fowrard" -> "forward");
+* other typing slips repaired against an English dictionary (``spelling.py``: "pivlt" -> "pivot",
+  "shpukd" -> "should"; a dictionary word such as "light" is never changed).
 
 ``normalise`` is idempotent: normalising twice changes nothing (property-tested). The quantities
 the grammar lets the model copy are read from its output by ``quantities``.
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .language import (ANGLE_UNITS, ANGULAR_SPEED_UNITS, LENGTH_UNITS, LINEAR_SPEED_UNITS, TIME_UNITS)
+from .spelling import correct
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -107,6 +110,8 @@ _FUZZY_WORDS = ("forward", "backward", "clockwise", "counterclockwise", "rotate"
 _SWAPPED_WORDS = ("move", "turn", "left", "right", "back", "spin", "drive", "forwards", "backwards", "around", "ahead")
 # Phone spellings of direction words that no edit rule can reach safely.
 _SPELLINGS = {"rite": "right", "rght": "right", "riht": "right", "lft": "left", "fwrd": "forward", "bck": "back"}
+# Words the later passes read as they are (number words, fractions, the "e" of "1e9").
+_NEVER_SPELLED = frozenset({"pi", "semi", "thirds", "fifths", "eighths", "tenths", "halves", "quarters"})
 _KEEP_WORDS = frozenset({"forwards", "backwards", "rotated", "rotates", "reversed", "reverses", "offices", "stations",
                          "rotator", "foreword", "heading", "straighten", "seconded", "meters", "metres", "degrees",
                          "minuets", "meteor", "letter", "better", "setter", "deeper", "defer"})
@@ -211,6 +216,8 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\bone (m|s|h|min|rev)\b", r"1 \1", text)  # "one m" (but "one in three" stays)
     text = re.sub(r"\bone (?:full |whole |complete )?(?:turn|rotation|revolution|circle|spin)\b", "1 rev", text)
     text = re.sub(r"\bsemi-?circle\b", "0.5 rev", text)  # "a semicircle" as "a half circle"
+    text = re.sub(r"\bone[- ]eighty\b", "180", text)  # "do a one-eighty": the angle said as digits are
+    text = re.sub(r"\bthree[- ]sixty\b", "360", text)
     text = re.sub(r"\b(?:a|one) couple of\b|\ba couple\b", "2", text)
     text = re.sub(r"\btwice\b", "2 times", text)
     text = re.sub(r"\bthrice\b", "3 times", text)
@@ -280,9 +287,9 @@ def _repair_word(m: re.Match) -> str:
         return _SPELLINGS[w]
     if 4 <= len(w) <= 9 and w not in _SWAPPED_WORDS and (swapped := _swap_repair(w)):
         return swapped
-    if len(w) < 5 or w in _KEEP_WORDS or w in _FUZZY_WORDS or w in _UNIT_SPELLINGS:
+    if w in _KEEP_WORDS or w in _FUZZY_WORDS or w in _UNIT_SPELLINGS or w in _NEVER_SPELLED:
         return w
-    return _repair(w, _FUZZY_WORDS) or w
+    return (len(w) >= 5 and _repair(w, _FUZZY_WORDS)) or correct(w)
 
 
 def _repair_units(text: str) -> str:

@@ -53,7 +53,8 @@ NAMED_TURNS = (
      ("do a complete rotation{d}", "full"), ("do a quarter turn{d}", "quarter"), ("make a half turn{d}", "half"),
      ("turn a quarter of a rotation{d}", "quarter"), ("spin a full circle{d}", "full"),
      ("turn to face backward", "half"), ("do a three quarter turn{d}", "quarter"), ("quarter turn{d}", "quarter"),
-     ("turn halfway around{d}", "half"), ("spin around once{d}", "full")),
+     ("turn halfway around{d}", "half"), ("spin around once{d}", "full"),
+     ("do a one-eighty{d}", "half"), ("pull a three-sixty{d}", "full")),
     (("face the other way", "half"), ("turn to face the opposite direction", "half"),
      ("do one complete spin{d}", "full"), ("rotate a quarter turn{d}", "quarter")),
 )
@@ -184,9 +185,29 @@ QUERIES = {
                   "what room is the robot in?", "give me your coordinates"),
                  ("tell me where you are", "what's your current location?")),
 }
+# Queries composed from a frame and a word for the thing asked about ("how much juice have you got
+# left?"): people vary both, and a fixed list teaches sentences, not the question.
+QUERY_WORDS = {"battery": (("battery", "charge", "power", "juice", "energy", "battery life"), ("battery charge",)),
+               "status": (("task", "job", "work", "current activity"), ("assignment",))}
+QUERY_FRAMES = {
+    "battery": (("how much {n} have you got left?", "how much {n} do you have left", "what percentage is your {n} at?",
+                 "what's your {n} at", "is your {n} running low?", "do you have enough {n} left?",
+                 "how's your {n} looking?", "{n} remaining?", "what's the {n} situation?", "how low is your {n}?",
+                 "tell me how much {n} is left", "what level is your {n}", "got much {n} left?",
+                 "is there enough {n} for another run?", "how much {n} remaining"),
+                ("any {n} left?", "what is your remaining {n}?")),
+    "status": (("are you busy with a {n}?", "what {n} are you doing at the moment?", "are you in the middle of a {n}?",
+                "what's your current {n}?", "is there a {n} running?", "have you finished your {n}?",
+                "are you still on that {n}?", "what {n} are you on right now", "how is the {n} going?",
+                "are you done with the {n}?"),
+               ("is your {n} finished?",)),
+}
 MEMORY = {
     "again": (("again", "do that again", "repeat that", "one more time", "once more", "same again", "do it again",
-               "redo that", "again please", "repeat the last command"), ("encore", "replay that")),
+               "redo that", "again please", "repeat the last command", "do that once more", "and again!",
+               "once again", "do the same thing again", "same thing again", "one more go", "let's do that again",
+               "do it one more time", "again!", "repeat", "that again please", "and once more"),
+              ("encore", "replay that")),
     "again_n": (("{n} times more", "{w} more", "do it {n} more times", "repeat that {w}", "again, {n} times",
                  "do that again {w}", "{w} more please", "do it {w} more", "{n} more times",
                  "repeat it {n} more times", "again, {w} more", "and {w} more"), ("{n} more times please",)),
@@ -273,6 +294,13 @@ OFFTASK_VERBS = ((("turn on", ("the lights", "the tv", "the fan", "the heater", 
 OFFTASK_FRAMES = (("{v} {o}", "please {v} {o}", "can you {v} {o}?", "{v} {o} for me", "could you {v} {o}",
                    "i need you to {v} {o}", "{v} {o} now", "go ahead and {v} {o}"),
                   ("would you mind if we {v} {o}",))
+OFFTASK_AMOUNT_VERBS = ("move", "rotate", "turn", "flip", "shift", "drive")
+# A step as something another agent, or the speaker, does ({s}: the step; {{agent}} filled after).
+SOMEONE_ELSE = (("the {{agent}} should {s}", "my {{agent}} will {s}", "i'm going to {s}", "i need to {s} myself",
+                 "i want my {{agent}} to {s}", "the {{agent}} can {s}", "watch the {{agent}} {s}",
+                 "i'll {s} on my own", "my {{agent}} tried to {s}", "the {{agent}} is about to {s}",
+                 "we are going to {s} with the {{agent}}", "i told the {{agent}} to {s}"),
+                ("the {{agent}} has to {s}",))
 # Motion words in a story or about someone else: nothing is asked of the robot.
 NARRATIVES = (("i went to the {place} earlier", "i drove 20 km to work today", "yesterday i walked to the {place}",
                "my {agent} keeps going around in circles", "the {agent} turned left at the corner",

@@ -117,13 +117,15 @@ def turn(ctx: Ctx, mode: str, explicit: bool = False) -> Said:
 
 
 def named_turn(ctx: Ctx, explicit: bool = False) -> Said:
-    """"turn around", "do a 360", ...; ``explicit``: with a direction word (inside plans)."""
+    """"turn around", "do a 360", ...; ``explicit`` (inside plans): mostly with a direction word, but
+    people also write "drive 2 m and turn around" (then, as alone, the turn goes left)."""
     tables = S.NAMED_TURNS
-    if explicit:
+    with_dir = explicit and ctx.chance(0.6)
+    if with_dir:
         tables = tuple(tuple(o for o in t if "{d}" in o[0]) for t in tables)
     phrase, key = ctx.pick("named_turn", *tables)
     d, word = ("", "left")
-    if "{d}" in phrase and (explicit or ctx.chance(0.5)):
+    if "{d}" in phrase and (with_dir or ctx.chance(0.5)):
         d, word = S.pick_dir(ctx, "angular")
         d = " " + d
     text = phrase.format(d=d)
@@ -347,8 +349,26 @@ def t_charge(ctx: Ctx) -> Candidate:
 
 def t_offtask_motion(ctx: Ctx) -> Candidate:
     verb, objects = ctx.pick("offtask.verb", *S.OFFTASK_VERBS)
-    text = ctx.pick("frame.offtask", *S.OFFTASK_FRAMES).format(v=verb, o=ctx.rng.choice(objects))
-    return _finish(ctx, "offtask", text, Fixed("reply offtask"), motion=False)
+    obj = ctx.rng.choice(objects)
+    keep: tuple[str, ...] = ()
+    if verb in S.OFFTASK_AMOUNT_VERBS and ctx.chance(0.4):
+        # "move the couch 2 metres to the left": a quantity and a direction, still not for the robot.
+        axis = "angular" if verb in ("rotate", "turn", "flip") else "linear"
+        phrase, _ = S.pick_dir(ctx, axis)
+        amount = say(ctx, sample(ctx, "angle" if axis == "angular" else "length"))
+        obj = f"{obj} {amount} {phrase}" if ctx.chance(0.5) else f"{obj} {phrase} {amount}"
+        keep = tuple(phrase.split())
+        ctx.trace.append("offtask=amount")
+    text = ctx.pick("frame.offtask", *S.OFFTASK_FRAMES).format(v=verb, o=obj)
+    return _finish(ctx, "offtask", text, Fixed("reply offtask"), keep, motion=False)
+
+
+def t_someone_else(ctx: Ctx) -> Candidate:
+    """A step said of someone else, or of the speaker: "the forklift should back up 2 m", "i'm going
+    to walk forward 3 m": nothing is asked of the robot."""
+    text, keep = _wrapped(ctx, S.SOMEONE_ELSE)
+    text = text.replace("{agent}", ctx.pick("agent", *S.AGENTS))
+    return _finish(ctx, "offtask", text, Fixed("reply offtask"), keep, motion=False)
 
 
 def t_narrative(ctx: Ctx) -> Candidate:
@@ -387,7 +407,11 @@ def t_stop_inside(ctx: Ctx) -> Candidate:
 
 def t_query(ctx: Ctx) -> Candidate:
     what = ctx.pick("query", tuple(S.QUERIES))
-    text = ctx.pick(f"query.{what}", *S.QUERIES[what])
+    if what in S.QUERY_FRAMES and ctx.chance(0.4):
+        frame = ctx.pick(f"query_frame.{what}", *S.QUERY_FRAMES[what])
+        text = frame.format(n=ctx.pick(f"query_word.{what}", *S.QUERY_WORDS[what]))
+    else:
+        text = ctx.pick(f"query.{what}", *S.QUERIES[what])
     if text == "report any obstacles" and not ctx.test:
         text = "Report any obstacles"
     return _finish(ctx, f"query_{what}", text, Fixed(f"query {what}"), motion=False)
@@ -526,7 +550,7 @@ TASKS: dict[str, tuple[float, Callable[[Ctx], Candidate]]] = {
     "square": (2, _step_task("square", square)), "goto": (8, _goto_task(None)),
     "goto_unknown": (2, _goto_task("unknown")), "plan": (20, t_plan), "plan_repeat": (3, t_plan_repeat),
     "plan_twice": (2, t_plan_twice), "charge": (1.5, t_charge), "offtask_motion": (4, t_offtask_motion),
-    "narrative": (2.5, t_narrative), "later": (1.5, t_later),
+    "narrative": (2.5, t_narrative), "someone_else": (2.5, t_someone_else), "later": (1.5, t_later),
     "step_times": (3, t_step_times), "stop": (2.5, t_stop), "stop_inside": (4, t_stop_inside),
     "query": (9, t_query), "memory": (6, t_memory), "negated": (5, t_negated), "hypothetical": (4, t_hypothetical),
     "question": (3, t_question), "offtask": (5, t_reply("offtask", S.OFFTASK)),
