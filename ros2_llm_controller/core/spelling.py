@@ -5,8 +5,8 @@ An English dictionary decides what is a word (pyspellchecker's frequency list, M
 word in it is never changed, so "light" stays "light" and "change" stays "change" (a rule-only
 repair cannot know that). An unknown word of four letters or more becomes the nearest word one
 edit away (two edits from six letters), the robot's own vocabulary first, then the most frequent;
-rare dictionary entries ("aortae") are not offered. Abbreviations, units and non-finite words
-("nan", "inf") are never touched. Used by ``normalise`` only.
+rare dictionary entries ("aortae") are not offered. Abbreviations, units, robot words the
+dictionary lacks ("lidar", "odom") and non-finite words ("nan", "inf") are never touched. Used by ``normalise`` only.
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ study quarter half full revolution revolutions rotation slowly quickly slow fast
 _LEAVE = frozenset("""
 nan inf infinity rpm mph kph kmh deg degs rad rads rev revs sec secs min mins hr hrs cm mm km ft yd yds
 pls plz thx thanks ok okay dont didnt doesnt wont cant shouldnt isnt arent wasnt never ccw cw fwd bck
+lidar lidars odom odometry roomba turtlebot wifi sitrep diff imu ros rviz gps sonar cmd vel teleop
+shouldn couldn wouldn doesn didn isn aren wasn weren haven hasn hadn mustn needn mightn shan
+woah whoa yo yeah nope nah lol omg btw asap cuz thru tho ya gonna wanna gotta lemme gimme kinda sorta dunno
 """.split())
+# Texting spellings that no edit distance reaches.
+_SLANG = {"urself": "yourself", "yourslef": "yourself"}
 _RARE = 200  # dictionary words seen fewer times than this are not offered as corrections
 _COMMON = 2000  # two-edit corrections only to words at least this frequent
 _MIN_LEN = 4
@@ -58,6 +63,8 @@ def is_word(word: str) -> bool:
 @lru_cache(maxsize=4096)
 def correct(word: str, keep: frozenset[str] = frozenset()) -> str:
     """``word`` (lower case letters) or the word it was meant to be; see the module docstring."""
+    if word in _SLANG:
+        return _SLANG[word]
     if len(word) < _MIN_LEN or word in keep or is_word(word):
         return word
     squeezed = _REPEATS.sub(r"\1", word)  # "heyyy" -> "hey", "soooo" -> "so"
