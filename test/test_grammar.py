@@ -55,7 +55,10 @@ def test_answers_that_invent_or_contradict_are_rejected(command, answer, why):
     ("drive forward 2 m while turning right 45 degrees", True),
     ("curve left 30 degrees over 2 m", True),
     ("move ahead 2 m and turn left 20 deg at the same time", True),
-    ("go forward 2 m whle turnig left 20 degrees", True),  # a cue misspelt by one edit still counts
+    ("go forward 2 m whle turnig left 20 degrees", True),  # the normaliser repairs a misspelt cue
+    ("veer left 30 degrees as you drive 2 m", True),
+    ("go forward 2 m as fast as you can, then turn left 30 degrees", False),
+    ("would you be so kind as to go forward 2 m and turn left 90", False),
     ("turn left 90 degrees rotating at 20 deg/s, then go forward 2 m", False),  # a rate, not a second motion
 ])
 def test_an_arc_needs_a_word_for_at_the_same_time(command, arc_ok):

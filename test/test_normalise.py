@@ -105,6 +105,14 @@ def test_normalise_is_idempotent(parts):
     ("i think you shpukd rortae right 45 degrees", "i think you should rotate right 45 deg"),  # two edits
     ("heyyy robot turn left", "hey robot turn left"),  # repeated letters
     ("do a one-eighty", "do a 180"),  # an angle said as its digits
+    ("one eighty five degrees", "1 85 deg"),  # ... but not the start of a longer number
+    ("nveer turn left", "never turn left"),  # a slip in a negation keeps the negation
+    ("do nthing", "do nothing"),
+    ("wiat 5 seconds", "wait 5 s"),  # two letters swapped: the commonest slip
+    ("i hant you to go", "i want you to go"),  # the most frequent word, not a negation with another letter
+    ("ritte", "right"),  # a repair that is itself a known misspelling is repaired again (idempotent)
+    ("goto the kitchen", "go to the kitchen"),
+    ("go to the ensuite", "go to the ensuite"),  # two edits only into the robot's own words
     ("turn on the light", "turn on the light"),  # a dictionary word is never "repaired" into a command
     ("change the channel", "change the channel"),
     ("rotate nan degrees", "rotate nan degrees"),  # non-finite words stay for the limits to refuse

@@ -86,26 +86,24 @@ def slots_for(normalised: str) -> Slots:
 
 # Words that put a drive and a turn at the same time. A small closed list: an arc is the one answer
 # that merges two motions, and a model that merges a plan's steps moves the robot somewhere else.
-_ARC_CUES = frozenset({"while", "whilst", "as", "arc", "arcs", "arcing", "curve", "curves", "curving", "curved",
-                       "veer", "veers", "veering", "bend", "bends", "bending", "sweep", "sweeps", "sweeping",
-                       "swerve", "swerving", "turning", "rotating", "spinning", "steering", "simultaneously",
-                       "meanwhile", "same", "during"})
+_ARC_CUES = frozenset({"while", "whilst", "arc", "arcs", "arcing", "curve", "curves", "curving", "curved", "veer",
+                       "veers", "veering", "bend", "bends", "bending", "sweep", "sweeps", "sweeping", "swerve",
+                       "swerving", "turning", "rotating", "spinning", "steering", "simultaneously", "meanwhile"})
+_ARC_PHRASES = (("same", "time"), ("as", "you"), ("as", "it"), ("as", "we"))  # "at the same time", "as you drive"
 _RATE_GERUNDS = frozenset({"turning", "rotating", "spinning"})
-_LONG_ARC_CUES = tuple(sorted(c for c in _ARC_CUES if len(c) >= 5))
+_AS_COMPARISON = frozenset({"fast", "far", "quick", "quickly", "slow", "slowly", "soon", "much", "long", "possible"})
 
 
 def has_arc_cue(words: list[str]) -> bool:
-    """Whether the command's words say "at the same time"; a cue word misspelt by one edit counts
-    (the normaliser repairs only control words, and "whle turnig" still means an arc)."""
-    from rapidfuzz.distance import DamerauLevenshtein
-
+    """Whether the command's (normalised) words say a drive and a turn happen together. Misspelt cues
+    reach here repaired by the normaliser ("whle turnig" -> "while turning")."""
     for i, w in enumerate(words):
-        if w in _RATE_GERUNDS and words[i + 1:i + 2] == ["at"]:
+        after = words[i + 1:i + 2]
+        if w in _RATE_GERUNDS and after == ["at"]:
             continue  # "rotating at 20 deg/s" is a turn's rate, not a second motion
-        if w in _ARC_CUES:
-            return True
-        if len(w) >= 5 and any(abs(len(c) - len(w)) <= 1 and DamerauLevenshtein.distance(w, c) <= 1
-                               for c in _LONG_ARC_CUES):
+        if w == "as" and words[i - 1:i] and words[i - 1] in _AS_COMPARISON:
+            continue  # "as fast as you can"
+        if w in _ARC_CUES or (w, *after) in _ARC_PHRASES:
             return True
     return False
 

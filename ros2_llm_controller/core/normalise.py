@@ -13,7 +13,8 @@ and the node, so the model always sees commands in one canonical form:
 * direction synonyms folded ("anti-clockwise", "ccw" -> "counterclockwise"; "forwards" -> "forward")
   and long misspelt direction words repaired ("fowrard" -> "forward");
 * other typing slips repaired against an English dictionary (``spelling.py``: "pivlt" -> "pivot",
-  "shpukd" -> "should"; a dictionary word such as "light" is never changed).
+  "shpukd" -> "should", "nveer" -> "never"); a dictionary word such as "light" is never changed by any
+  repair rule.
 
 ``normalise`` is idempotent: normalising twice changes nothing (property-tested). The quantities
 the grammar lets the model copy are read from its output by ``quantities``.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .language import (ANGLE_UNITS, ANGULAR_SPEED_UNITS, LENGTH_UNITS, LINEAR_SPEED_UNITS, TIME_UNITS)
-from .spelling import correct
+from .spelling import correct, is_word
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -109,8 +110,9 @@ _FUZZY_WORDS = ("forward", "backward", "clockwise", "counterclockwise", "rotate"
 # would turn real words into commands ("light" -> "right", "burn" -> "turn").
 _SWAPPED_WORDS = ("move", "turn", "left", "right", "back", "spin", "drive", "forwards", "backwards", "around", "ahead")
 # Phone spellings of direction words that no edit rule can reach safely.
-_SPELLINGS = {"rite": "right", "rght": "right", "riht": "right", "lft": "left", "fwrd": "forward", "bck": "back"}
-# Words the later passes read as they are (number words, fractions, the "e" of "1e9").
+_SPELLINGS = {"rite": "right", "rght": "right", "riht": "right", "lft": "left", "fwrd": "forward", "bck": "back",
+              "backwd": "backward", "bkwd": "backward"}
+# Words the later passes read as they are (fractions, "pi", the "semi" of "semi-circle").
 _NEVER_SPELLED = frozenset({"pi", "semi", "thirds", "fifths", "eighths", "tenths", "halves", "quarters"})
 _KEEP_WORDS = frozenset({"forwards", "backwards", "rotated", "rotates", "reversed", "reverses", "offices", "stations",
                          "rotator", "foreword", "heading", "straighten", "seconded", "meters", "metres", "degrees",
@@ -216,8 +218,10 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\bone (m|s|h|min|rev)\b", r"1 \1", text)  # "one m" (but "one in three" stays)
     text = re.sub(r"\bone (?:full |whole |complete )?(?:turn|rotation|revolution|circle|spin)\b", "1 rev", text)
     text = re.sub(r"\bsemi-?circle\b", "0.5 rev", text)  # "a semicircle" as "a half circle"
-    text = re.sub(r"\bone[- ]eighty\b", "180", text)  # "do a one-eighty": the angle said as digits are
-    text = re.sub(r"\bthree[- ]sixty\b", "360", text)
+    # "do a one-eighty" (but "one eighty five" is left to the number words)
+    units = r"(?![- ](?:one|two|three|four|five|six|seven|eight|nine)\b)"
+    text = re.sub(r"\bone[- ]eighty\b" + units, "180", text)
+    text = re.sub(r"\bthree[- ]sixty\b" + units, "360", text)
     text = re.sub(r"\b(?:a|one) couple of\b|\ba couple\b", "2", text)
     text = re.sub(r"\btwice\b", "2 times", text)
     text = re.sub(r"\bthrice\b", "3 times", text)
@@ -281,15 +285,24 @@ def _swap_repair(word: str) -> str | None:
     return None
 
 
-def _repair_word(m: re.Match) -> str:
-    w = m.group(0)
+def _repair_one(w: str) -> str:
     if w in _SPELLINGS:
         return _SPELLINGS[w]
-    if 4 <= len(w) <= 9 and w not in _SWAPPED_WORDS and (swapped := _swap_repair(w)):
+    if w in _KEEP_WORDS or w in _FUZZY_WORDS or w in _UNIT_SPELLINGS or w in _NEVER_SPELLED or is_word(w):
+        return w  # a dictionary word is never "repaired" ("changing" is not "charging")
+    if 4 <= len(w) <= 9 and (swapped := _swap_repair(w)):
         return swapped
-    if w in _KEEP_WORDS or w in _FUZZY_WORDS or w in _UNIT_SPELLINGS or w in _NEVER_SPELLED:
-        return w
     return (len(w) >= 5 and _repair(w, _FUZZY_WORDS)) or correct(w)
+
+
+def _repair_word(m: re.Match) -> str:
+    w = m.group(0)
+    for _ in range(3):  # a repair may be a spelling another rule knows: "ritte" -> "rite" -> "right"
+        new = _repair_one(w)
+        if new == w:
+            break
+        w = new
+    return w
 
 
 def _repair_units(text: str) -> str:
@@ -349,6 +362,8 @@ def normalise(text: str) -> str:
     text = _GLUED.sub(r"\1 \2", text)
     text = re.sub(r"(?<=[a-z]{3})(?=\d)", " ", text)
     text = _directions(text)
+    text = re.sub(r"\bgoto\b", "go to", text)
+    text = re.sub(r"\buturn\b", "u-turn", text)
     text = re.sub(r"[a-z]+", _repair_word, text)  # before the passes that look for exact words
     text = _rates(text)
     text = _numbers(text)

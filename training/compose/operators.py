@@ -1,10 +1,10 @@
 """Surface operators: what people do around a command.
 
 Meaning-preserving operators map text to text and never touch a number, a unit or a place
-(``protected``): fillers, politeness, polite questions, preambles, vocatives, hedges, small talk,
-limit-override talk (the limits are in code), typos, casing, emoji, punctuation. ``reorder`` works on a step's chunks. Meaning-changing wrappers
-(negation, hypothetical, question, correction, stop words) live in ``tasks``, because they change
-the answer.
+(``protected``): fillers, politeness, polite questions, preambles, vocatives, hedges, small
+talk, limit-override talk (the limits are in code), typos, casing, emoji, punctuation.
+``reorder`` works on a step's chunks. Meaning-changing wrappers (negation, hypothetical, question,
+correction, stop words) live in ``tasks``, because they change the answer.
 
 ``HELD_OPERATORS`` are applied only in the test split.
 """
@@ -28,7 +28,7 @@ VOCATIVES = (("robot, ", "hey robot, ", "bot, ", "hey bot, ", "buddy, "), (", ro
 HEDGES = ("i think you should ", "maybe ", "if you can, ", "i'd like you to ", "i would like you to ",
           "could you perhaps ", "would you be so kind as to ", "if you could ", "if you don't mind, ", "perhaps ",
           "you should ", "i just need you to ", "basically i need you to ", "it would be great if you could ",
-          "i was hoping you could ", "would you mind if you ", "do me a favour and ", "be a dear and ")
+          "i was hoping you could ", "do me a favour and ", "be a dear and ")
 # A hedge after the request: "reverse 1 m if you could".
 HEDGE_SUFFIX = (" if you could", " if you can", " if it's no trouble", " if you don't mind", " for me",
                 " when you're ready", " if that's ok", " if you would", " for me please", " if you'd be so kind")

@@ -188,7 +188,7 @@ QUERIES = {
 # Queries composed from a frame and a word for the thing asked about ("how much juice have you got
 # left?"): people vary both, and a fixed list teaches sentences, not the question.
 QUERY_WORDS = {"battery": (("battery", "charge", "power", "juice", "energy", "battery life"), ("battery charge",)),
-               "status": (("task", "job", "work", "current activity"), ("assignment",))}
+               "status": (("task", "job", "mission", "errand"), ("assignment",))}
 QUERY_FRAMES = {
     "battery": (("how much {n} have you got left?", "how much {n} do you have left", "what percentage is your {n} at?",
                  "what's your {n} at", "is your {n} running low?", "do you have enough {n} left?",
@@ -294,7 +294,12 @@ OFFTASK_VERBS = ((("turn on", ("the lights", "the tv", "the fan", "the heater", 
 OFFTASK_FRAMES = (("{v} {o}", "please {v} {o}", "can you {v} {o}?", "{v} {o} for me", "could you {v} {o}",
                    "i need you to {v} {o}", "{v} {o} now", "go ahead and {v} {o}"),
                   ("would you mind if we {v} {o}",))
-OFFTASK_AMOUNT_VERBS = ("move", "rotate", "turn", "flip", "shift", "drive")
+# Physical things a motion verb moves by an amount ("move the couch 2 m to the left"): still not the robot.
+OFFTASK_AMOUNTS = {"move": ("the chair", "the box", "the couch", "the sofa", "the table", "the lamp", "the plant",
+                            "the bin", "the tv stand", "my desk"),
+                   "rotate": ("this photo", "the image", "the picture", "the screen", "the monitor", "the map"),
+                   "turn": ("the key", "the tap", "the handle", "the knob", "the dial", "the steering wheel"),
+                   "flip": ("the image", "the picture")}
 # A step as something another agent, or the speaker, does ({s}: the step; {{agent}} filled after).
 SOMEONE_ELSE = (("the {{agent}} should {s}", "my {{agent}} will {s}", "i'm going to {s}", "i need to {s} myself",
                  "i want my {{agent}} to {s}", "the {{agent}} can {s}", "watch the {{agent}} {s}",

@@ -351,11 +351,12 @@ def t_offtask_motion(ctx: Ctx) -> Candidate:
     verb, objects = ctx.pick("offtask.verb", *S.OFFTASK_VERBS)
     obj = ctx.rng.choice(objects)
     keep: tuple[str, ...] = ()
-    if verb in S.OFFTASK_AMOUNT_VERBS and ctx.chance(0.4):
+    if verb in S.OFFTASK_AMOUNTS and ctx.chance(0.4):
         # "move the couch 2 metres to the left": a quantity and a direction, still not for the robot.
-        axis = "angular" if verb in ("rotate", "turn", "flip") else "linear"
+        axis = "linear" if verb == "move" else "angular"
         phrase, _ = S.pick_dir(ctx, axis)
         amount = say(ctx, sample(ctx, "angle" if axis == "angular" else "length"))
+        obj = ctx.rng.choice(S.OFFTASK_AMOUNTS[verb])
         obj = f"{obj} {amount} {phrase}" if ctx.chance(0.5) else f"{obj} {phrase} {amount}"
         keep = tuple(phrase.split())
         ctx.trace.append("offtask=amount")
