@@ -68,6 +68,7 @@ from .core.config import NODE_NAME, ControllerConfig, load_places
 from .core.executor import EventKind, NavBackend, PlanExecutor, TickOutput, UnknownPlace, resolve_plan
 from .core.generation import GenerationCancelled, Generator, ScriptedGenerator
 from .core.memory import PlanMemory
+from .core import spelling
 from .core.planner import Planner, PlanResult, ResultKind, precheck, split_stop
 from .core.sensors import describe_battery, describe_obstacles, describe_position, describe_state
 from .spin import run_until_signal
@@ -486,6 +487,7 @@ class LlmControllerNode(Node):
         generator = self._factory(self.config)
         if hasattr(generator, "warmup"):
             generator.warmup()
+        spelling.load()
         info = generator.describe() if hasattr(generator, "describe") else {}
         self.get_logger().info(f"model ready in {time.monotonic() - t0:.1f} s: {json.dumps(info, default=str)}")
         with self._lock:

@@ -60,6 +60,11 @@ def _checker():
     return SpellChecker(distance=1)
 
 
+def load() -> None:
+    """Read the dictionary now (0.2 s) rather than on the first misspelt command."""
+    _checker()
+
+
 def is_word(word: str) -> bool:
     return word in _LEAVE or word in DOMAIN_WORDS or word in NEGATIONS or word in _checker()
 
