@@ -22,10 +22,13 @@ pytestmark = pytest.mark.skipif(not (ADAPTER / "adapter_config.json").is_file(),
 
 def test_adapter_is_small_standard_and_traceable():
     total = sum(p.stat().st_size for p in ADAPTER.iterdir())
-    assert total < 10 * 2**20, f"shipped adapter is {total / 2**20:.1f} MB"
+    # LoRA r=16 on every linear layer of the 135M model: 4.9 M parameters, 18.7 MB in fp32. A merged model or
+    # full weights would be 540 MB.
+    assert total < 24 * 2**20, f"shipped adapter is {total / 2**20:.1f} MB"
     config = json.loads((ADAPTER / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and config["r"] == 16 and config["lora_alpha"] == 32
-    assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                             "down_proj"}
     info = json.loads((ADAPTER / "training_info.json").read_text())
     assert info["base_model"] == "embedded" and info["command"][:3] == ["python", "-m", "training.train_sft"]
     assert info["dataset"]["train"]["sha256"] == sha256_file(ROOT / "data/robot/train.jsonl"), \

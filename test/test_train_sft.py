@@ -187,6 +187,10 @@ def test_rows_that_lose_every_answer_to_truncation_are_dropped_and_counted(tiny_
 
 # ---- recipes and the command line ----
 
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+MLP = ["gate_proj", "up_proj", "down_proj"]
+
+
 @pytest.mark.parametrize("name", ["sft_smollm2_cpu", "sft_tinyllama"])
 def test_shipped_recipes_are_valid_and_document_their_command(name):
     path = ROOT / "config" / f"{name}.yaml"
@@ -194,8 +198,8 @@ def test_shipped_recipes_are_valid_and_document_their_command(name):
     header = path.read_text().split("\n\n")[0]
     assert f"python -m training.train_sft --config config/{name}.yaml" in path.read_text()
     assert header.startswith("#")
-    assert recipe["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05,
-                              "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    modules = ATTENTION + MLP if name == "sft_smollm2_cpu" else ATTENTION  # the small model: every linear layer
+    assert recipe["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": modules}
     assert recipe["system_prompt"] == DEFAULT_SYSTEM_PROMPT and recipe["chat_template"] == "auto"
     assert isinstance(recipe["sft"]["learning_rate"], float)
 
@@ -203,8 +207,7 @@ def test_shipped_recipes_are_valid_and_document_their_command(name):
 def test_cpu_recipe_matches_the_embedded_plan():
     r = load_recipe(ROOT / "config" / "sft_smollm2_cpu.yaml")
     assert r["model"] == "embedded" and r["sft"]["output_dir"] == "outputs/sft-smollm2-robot"
-    assert r["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05,
-                         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    assert r["lora"] == {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ATTENTION + MLP}
     assert r["export_dir"] == "ros2_llm_controller/adapters/smollm2-robot" and r["chat_template"] == "auto"
     assert 2e-4 <= r["sft"]["learning_rate"] <= 5e-4 and r["sft"]["per_device_train_batch_size"] >= 8
     t = load_recipe(ROOT / "config" / "sft_tinyllama.yaml")
