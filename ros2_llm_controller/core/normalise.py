@@ -14,7 +14,7 @@ and the node, so the model always sees commands in one canonical form:
   and long misspelt direction words repaired ("fowrard" -> "forward");
 * other typing slips repaired against an English dictionary (``spelling.py``: "pivlt" -> "pivot",
   "shpukd" -> "should", "nveer" -> "never"); a dictionary word such as "light" is never changed by any
-  repair rule.
+  repair rule (only the phone spellings of ``_SPELLINGS``, such as "rite", are).
 
 ``normalise`` is idempotent: normalising twice changes nothing (property-tested). The quantities
 the grammar lets the model copy are read from its output by ``quantities``.
@@ -219,9 +219,9 @@ def _numbers(text: str) -> str:
     text = re.sub(r"\bone (?:full |whole |complete )?(?:turn|rotation|revolution|circle|spin)\b", "1 rev", text)
     text = re.sub(r"\bsemi-?circle\b", "0.5 rev", text)  # "a semicircle" as "a half circle"
     # "do a one-eighty" (but "one eighty five" is left to the number words)
-    units = r"(?![- ](?:one|two|three|four|five|six|seven|eight|nine)\b)"
-    text = re.sub(r"\bone[- ]eighty\b" + units, "180", text)
-    text = re.sub(r"\bthree[- ]sixty\b" + units, "360", text)
+    not_longer = r"(?![- ](?:one|two|three|four|five|six|seven|eight|nine)\b)"
+    text = re.sub(r"\bone[- ]eighty\b" + not_longer, "180", text)
+    text = re.sub(r"\bthree[- ]sixty\b" + not_longer, "360", text)
     text = re.sub(r"\b(?:a|one) couple of\b|\ba couple\b", "2", text)
     text = re.sub(r"\btwice\b", "2 times", text)
     text = re.sub(r"\bthrice\b", "3 times", text)
