@@ -32,13 +32,15 @@ through times once more repeat place previous return start started starting navi
 entrance lounge study quarter half full revolution revolutions rotation slowly quickly slow fast distance
 exactly about
 """.split())
-# Words that make a command a refusal: preferred whenever a slip is one edit from one of them.
+_DOMAIN_SORTED = sorted(DOMAIN_WORDS)  # the two-edit search's choices, in a fixed order
+# Words that make a command a refusal: never corrected, and preferred when a slip with the same first
+# letter is one edit from one of them.
 NEGATIONS = frozenset("never not nothing nowhere neither nor none nobody dont don't cannot cant can't won't wont "
                       "didnt doesnt shouldnt".split())
-# Never "corrected": abbreviations people type and words the normaliser reads as they are.
+# Never "corrected" either: abbreviations people type and words the normaliser reads as they are.
 _LEAVE = frozenset("""
 nan inf infinity rpm mph kph kmh deg degs rad rads rev revs sec secs min mins hr hrs cm mm km ft yd yds
-pls plz thx thanks ok okay dont didnt doesnt wont cant shouldnt isnt arent wasnt never ccw cw fwd bck
+pls plz thx thanks ok okay isnt arent wasnt ccw cw fwd bck
 lidar lidars odom odometry roomba turtlebot wifi sitrep diff imu ros rviz gps sonar cmd vel teleop goto
 shouldn couldn wouldn doesn didn isn aren wasn weren haven hasn hadn mustn needn mightn shan
 woah whoa yo yeah nope nah lol omg btw asap cuz thru tho ya gonna wanna gotta lemme gimme kinda sorta dunno cmon
@@ -103,7 +105,7 @@ def correct(word: str) -> str:
         from rapidfuzz import process
         from rapidfuzz.distance import DamerauLevenshtein
 
-        near = process.extract(word, sorted(DOMAIN_WORDS), scorer=DamerauLevenshtein.distance, score_cutoff=2,
+        near = process.extract(word, _DOMAIN_SORTED, scorer=DamerauLevenshtein.distance, score_cutoff=2,
                                limit=None)
         if near:
             return min(near, key=lambda m: (m[1], m[0]))[0]
