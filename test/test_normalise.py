@@ -24,6 +24,8 @@ from ros2_llm_controller.core.normalise import format_number, has_non_finite, no
     ("go 2,5 m forward", "go 2.5 m forward"),
     ("move forward 1 ft 6 in", "move forward 18 in"),
     ("go 1 foot 6 inches forward", "go 18 in forward"),
+    ("0 m 1 ft 6 in", "18 in"),  # a pair's sum pairs with what follows (idempotent in one pass)
+    ("2.5 m  1 ft 6 in", "116.4252 in"),  # two spaces between the parts
     ("go forward 1 m and 20 cm", "go forward 120 cm"),
     ("drive 2 yards", "drive 2 yd"),
     ("Rotate 90° clockwise", "rotate 90 deg clockwise"),

@@ -345,7 +345,10 @@ def _units(text: str) -> str:
     text = re.sub(rf"(?<![\w.])({_NUM}) ({'|'.join(map(re.escape, sorted(CANONICAL_UNITS, key=len, reverse=True)))}) "
                   rf"and 0\.5(?![\w.])", lambda m: f"{format_number(float(m.group(1)) + 0.5)} {m.group(2)}", text)
     lengths = "|".join(LENGTH_UNITS)
-    text = re.sub(rf"(?<![\w.])({_NUM}) ({lengths})(?:,? and|,)? ({_NUM}) ({lengths})(?![\w/])", compound, text)
+    # To a fixed point: in "0 m 1 ft 6 in" the first pair's sum ("1 ft") pairs with what follows it.
+    pair = re.compile(rf"(?<![\w.])({_NUM}) ({lengths})(?:,? and|,)? ({_NUM}) ({lengths})(?![\w/])")
+    while (summed := pair.sub(compound, text)) != text:
+        text = summed
     return text
 
 
@@ -357,7 +360,9 @@ def normalise(text: str) -> str:
     """The canonical form of a command, as the model reads it (see the module docstring)."""
     if not isinstance(text, str):
         raise TypeError(f"command must be text, got {type(text).__name__}")
-    text = _fold_unicode(text)
+    # One space between words from the start: the passes below match phrases with single spaces ("one turn",
+    # "1 ft 6 in"), and a tab or a double space must not hide one until a second normalisation.
+    text = " ".join(_fold_unicode(text).split())
     # Missing spaces: "turnleft30degrees" -> "turn left 30 degrees".
     text = _GLUED.sub(r"\1 \2", text)
     text = re.sub(r"(?<=[a-z]{3})(?=\d)", " ", text)
